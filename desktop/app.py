@@ -1,0 +1,220 @@
+"""The HTTP app: one factory, `create_app`. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import StreamingResponse
+
+from desktop import __version__
+from desktop import attachments as rules
+from desktop.chat_server import DesktopChatServer
+from desktop.config import ProviderConfig, apply_env, load_settings, provider_config
+from desktop.context import RequestContext
+from desktop.errors import DesktopError, InvalidRequestError, PayloadTooLarge
+from desktop.keys import KeyFile, lookup_key
+from desktop.paths import Paths, resolve_paths
+from desktop.protocol import MAX_REQUEST_BYTES, parse_request
+from desktop.security import PAGE_CSP, SESSION_COOKIE, Guard, GuardMiddleware, token_matches
+from desktop.store import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+_STREAM_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+
+
+@dataclass
+class AppState:
+    paths: Paths
+    store: SQLiteStore
+    server: DesktopChatServer
+    token: str
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def error_response(exc: BaseException) -> JSONResponse:
+    """The one place a failure on the HTTP API becomes a response."""
+    if isinstance(exc, DesktopError):
+        return _error(exc.status_code, exc.code, exc.message)
+    if isinstance(exc, NotFoundError):
+        return _error(404, "not_found", f"{exc}.")
+    if isinstance(exc, ValueError | NotImplementedError):
+        # chatkit reports a request that doesn't fit the thread's state this way.
+        return _error(400, "invalid_request", str(exc)[:300] or "Invalid request.")
+    log.error("unexpected error", exc_info=exc)
+    return _error(500, "internal", "Something went wrong inside ChatKit Desktop. The details are in the log.")
+
+
+async def _guarded_stream(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is not None:
+        yield first
+    try:
+        async for chunk in rest:
+            yield chunk
+    except Exception:
+        # The response has started, so a status code is no longer possible: end with an error event.
+        log.exception("stream failed")
+        yield _STREAM_ERROR
+
+
+def create_app(
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    token: str,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    store: SQLiteStore | None = None,
+) -> FastAPI:
+    """Build the app. `port` is the one it will be served on (checked against Host headers)."""
+    environ = dict(os.environ if env is None else env)
+    paths = resolve_paths(data_dir or environ.get("CHATKIT_DESKTOP_DATA_DIR"))
+    settings = apply_env(load_settings(paths.settings), environ)
+    key_file = KeyFile(paths.key_file)
+
+    def current_config() -> ProviderConfig:
+        return provider_config(settings, lookup_key(environ, key_file))
+
+    db = store or SQLiteStore(paths.db, attachments_dir=paths.attachments)
+    chat = DesktopChatServer(db, current_config)
+    state = AppState(paths=paths, store=db, server=chat, token=token)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(db.open)
+        try:
+            yield
+        finally:
+            await chat.aclose()
+            await asyncio.to_thread(db.close)
+
+    app = FastAPI(title="ChatKit Desktop", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.desktop = state
+    app.add_middleware(GuardMiddleware, guard=Guard(token, port))
+
+    @app.exception_handler(DesktopError)
+    async def _desktop_error(request: Request, exc: DesktopError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, "invalid_request", "Invalid request.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(exc)
+
+    def context_for(request: Request) -> RequestContext:
+        base = f"http://{request.headers['host']}"
+        return RequestContext(base_url=base, upload_headers={"Authorization": f"Bearer {token}"})
+
+    @app.get("/api/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.post("/chatkit")
+    async def chatkit_endpoint(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+            raise PayloadTooLarge("The request is too large.")
+        body = await request.body()
+        parsed = parse_request(body)
+        try:
+            result = await chat.handle(parsed, context_for(request))
+            if not isinstance(result, StreamingResult):
+                return Response(content=result.json, media_type="application/json")
+            # Pull the first event before answering, so a bad reference still gets a 4xx.
+            events = aiter(result)
+            first = await anext(events, None)
+        except Exception as exc:
+            return error_response(exc)
+        return StreamingResponse(
+            _guarded_stream(first, events),
+            media_type="text/event-stream",
+            headers={"X-Accel-Buffering": "no"},
+        )
+
+    @app.api_route("/api/attachments/{attachment_id}/upload", methods=["PUT", "POST"])
+    async def upload(attachment_id: str, request: Request) -> Response:
+        rules.checked_id(attachment_id)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > db.max_attachment_bytes + 64 * 1024:
+            raise PayloadTooLarge(f"The file is larger than the {db.max_attachment_bytes // (1024 * 1024)} MB limit.")
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form(max_files=1, max_fields=10, max_part_size=db.max_attachment_bytes + 1)
+            file = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+            if file is None:
+                raise InvalidRequestError("The upload has no file part.")
+            attachment = await db.write_attachment_file(attachment_id, _file_chunks(file))
+        else:
+            attachment = await db.write_attachment_file(attachment_id, request.stream())
+        return Response(
+            attachment.model_dump_json(exclude_none=True, context={"exclude_metadata": True}),
+            media_type="application/json",
+        )
+
+    @app.get("/api/attachments/{attachment_id}/content")
+    async def attachment_content(attachment_id: str) -> Response:
+        attachment, path = await db.attachment_file(attachment_id)
+        # Anything that isn't an image or a PDF is shown as plain text, never rendered as a page.
+        media = attachment.mime_type
+        if media not in rules.IMAGE_TYPES and media != rules.PDF:
+            media = "text/plain; charset=utf-8"
+        return FileResponse(
+            path,
+            media_type=media,
+            headers={
+                "Content-Disposition": f"inline; filename*=UTF-8''{quote(attachment.name)}",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index(request: Request) -> Response:
+        offered = request.query_params.get("token")
+        if offered is not None:
+            # Sign this browser in, then take the token out of the address bar.
+            response: Response = RedirectResponse("/", status_code=303)
+            if token_matches(offered, token):
+                response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/")
+            return response
+        return HTMLResponse(_PLACEHOLDER_PAGE, headers={"Content-Security-Policy": PAGE_CSP})
+
+    return app
+
+
+async def _file_chunks(file: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await file.read(64 * 1024):
+        yield chunk
+
+
+_PLACEHOLDER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ChatKit Desktop</title></head>
+<body><main><h1>ChatKit Desktop</h1>
+<p>The chat server is running. Clients speak the ChatKit protocol at <code>/chatkit</code>.</p>
+</main></body></html>
+"""

@@ -1,0 +1,161 @@
+"""Settings: defaults, then the settings file in the data dir, then environment variables."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from desktop.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ApiFlavour = Literal["responses", "chat_completions"]
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-5-mini"
+
+ENV_API_KEY = "OPENAI_API_KEY"
+ENV_BASE_URL = "OPENAI_BASE_URL"
+ENV_MODEL = "CHATKIT_DESKTOP_MODEL"
+ENV_API = "CHATKIT_DESKTOP_API"
+
+
+def _check_url(value: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL, such as http://localhost:11434/v1")
+    return value.rstrip("/")
+
+
+class Settings(BaseModel):
+    """What the user can set. Stored as JSON; never holds the API key."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    base_url: str = OPENAI_BASE_URL
+    api: ApiFlavour = "responses"
+    model: str = DEFAULT_MODEL
+    system_prompt: str = "You are a helpful assistant."
+    request_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    # How much history is sent back to the model each turn: the newest items within both limits.
+    history_max_items: int = Field(default=60, ge=1, le=1000)
+    history_max_chars: int = Field(default=120_000, ge=1000)
+    generate_titles: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+
+def load_settings(path: Path) -> Settings:
+    """Read the settings file. A corrupt one is kept aside as a backup and defaults are used."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    try:
+        return Settings.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as exc:
+        backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        with contextlib.suppress(OSError):
+            path.replace(backup)
+        log.warning("settings file %s was invalid (%s); kept it as %s and started from defaults",
+                    path, type(exc).__name__, backup.name)
+        return Settings()
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    """Write atomically, so a crash mid-write never leaves a half-written settings file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(settings.model_dump_json(indent=2))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Everything needed to call the model for one turn. `repr` never shows the key."""
+
+    base_url: str
+    api: ApiFlavour
+    model: str
+    system_prompt: str
+    timeout_s: float
+    max_retries: int
+    history_max_items: int
+    history_max_chars: int
+    generate_titles: bool
+    api_key: str | None = None
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "unset"
+        return f"ProviderConfig(base_url={self.base_url!r}, api={self.api!r}, model={self.model!r}, key={key})"
+
+    @property
+    def is_openai(self) -> bool:
+        return urlsplit(self.base_url).hostname == "api.openai.com"
+
+
+def apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """Environment variables win over the settings file."""
+    updates: dict[str, str] = {}
+    if env.get(ENV_BASE_URL):
+        updates["base_url"] = env[ENV_BASE_URL]
+    if env.get(ENV_MODEL):
+        updates["model"] = env[ENV_MODEL]
+    if env.get(ENV_API):
+        updates["api"] = env[ENV_API].strip().lower()
+    if not updates:
+        return settings
+    try:
+        return Settings.model_validate({**settings.model_dump(), **updates})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = {"base_url": ENV_BASE_URL, "model": ENV_MODEL, "api": ENV_API}.get(
+            str(first["loc"][0]), str(first["loc"][0])
+        )
+        raise ConfigError(f"{field} is invalid: {first['msg']}") from exc
+
+
+def provider_config(settings: Settings, api_key: str | None) -> ProviderConfig:
+    return ProviderConfig(
+        base_url=settings.base_url,
+        api=settings.api,
+        model=settings.model,
+        system_prompt=settings.system_prompt,
+        timeout_s=settings.request_timeout_s,
+        max_retries=settings.max_retries,
+        history_max_items=settings.history_max_items,
+        history_max_chars=settings.history_max_chars,
+        generate_titles=settings.generate_titles,
+        api_key=api_key or None,
+    )

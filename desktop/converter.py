@@ -1,0 +1,70 @@
+"""Thread history -> model input, for both the Responses API and Chat Completions."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+
+from agents import TResponseInputItem
+from chatkit.agents import ThreadItemConverter
+from chatkit.store import NotFoundError
+from chatkit.types import AssistantMessageItem, Attachment
+from openai.types.responses import (
+    EasyInputMessageParam,
+    ResponseInputContentParam,
+    ResponseInputFileParam,
+    ResponseInputImageParam,
+    ResponseInputTextParam,
+)
+
+from desktop import attachments as rules
+from desktop.store import SQLiteStore
+
+# Text files are inlined into the prompt; past this many characters they are cut.
+MAX_INLINE_TEXT_CHARS = 100_000
+
+
+class DesktopConverter(ThreadItemConverter):
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
+        try:
+            stored, path = await self.store.attachment_file(attachment.id)
+            data = await asyncio.to_thread(Path.read_bytes, path)
+        except (NotFoundError, OSError):
+            return ResponseInputTextParam(
+                type="input_text",
+                text=f"[The attached file '{attachment.name}' is no longer available.]",
+            )
+        mime = stored.mime_type
+        if mime in rules.IMAGE_TYPES:
+            return ResponseInputImageParam(
+                type="input_image",
+                detail="auto",
+                image_url=f"data:{mime};base64,{base64.b64encode(data).decode()}",
+            )
+        if mime == rules.PDF:
+            return ResponseInputFileParam(
+                type="input_file",
+                filename=stored.name,
+                file_data=f"data:{mime};base64,{base64.b64encode(data).decode()}",
+            )
+        text = data.decode("utf-8", errors="replace")
+        note = ""
+        if len(text) > MAX_INLINE_TEXT_CHARS:
+            text, note = text[:MAX_INLINE_TEXT_CHARS], "\n[... the rest of the file was cut ...]"
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"Attached file '{stored.name}' ({mime}):\n<file>\n{text}{note}\n</file>",
+        )
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem) -> TResponseInputItem:
+        # A plain-string assistant message is valid input for both API flavours; chatkit's default
+        # (output_text parts) fails on Chat Completions with "Unknown content".
+        return EasyInputMessageParam(
+            type="message",
+            role="assistant",
+            content="".join(part.text for part in item.content),
+        )

@@ -1,0 +1,96 @@
+"""The app's domain errors. Each carries the sentence a user should read.
+
+They are turned into user-facing output in exactly two places: `desktop.chat_server` (a ChatKit
+`CustomStreamError` in the chat) and `desktop.app` (an HTTP JSON error on the API).
+"""
+
+from __future__ import annotations
+
+
+class DesktopError(Exception):
+    """Base class. `message` is safe to show to the user: it never contains a secret."""
+
+    status_code = 500
+    code = "internal"
+    allow_retry = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- request and store errors (HTTP boundary) ---
+
+
+class InvalidRequestError(DesktopError):
+    status_code = 400
+    code = "invalid_request"
+
+
+class NotFound(DesktopError):
+    status_code = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(DesktopError):
+    status_code = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(DesktopError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class StoreError(DesktopError):
+    """The data file cannot be used: corrupt, newer than this app, or unwritable."""
+
+    status_code = 503
+    code = "store_unavailable"
+
+
+class ConfigError(DesktopError):
+    status_code = 400
+    code = "invalid_settings"
+
+
+# --- provider errors (chat boundary) ---
+
+
+class ProviderError(DesktopError):
+    """A failure talking to the model provider, worded for the chat."""
+
+    status_code = 502
+    code = "provider_error"
+    allow_retry = True
+
+
+class MissingApiKey(ProviderError):
+    code = "missing_api_key"
+    allow_retry = False
+
+
+class KeyRejected(ProviderError):
+    code = "key_rejected"
+    allow_retry = False
+
+
+class ModelNotFound(ProviderError):
+    code = "model_not_found"
+    allow_retry = False
+
+
+class RateLimited(ProviderError):
+    code = "rate_limited"
+
+
+class ProviderUnavailable(ProviderError):
+    code = "provider_unavailable"
+
+
+class ProviderUnreachable(ProviderError):
+    code = "provider_unreachable"
+
+
+class ResponseInterrupted(ProviderError):
+    code = "response_interrupted"

@@ -1,0 +1,51 @@
+"""Where the app keeps its files. Every path the app reads or writes is derived here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_data_dir, user_log_dir
+
+from desktop import APP_NAME
+
+DATA_DIR_ENV = "CHATKIT_DESKTOP_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class Paths:
+    data: Path
+    logs: Path
+
+    @property
+    def db(self) -> Path:
+        return self.data / "chats.db"
+
+    @property
+    def settings(self) -> Path:
+        return self.data / "settings.json"
+
+    @property
+    def attachments(self) -> Path:
+        return self.data / "attachments"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data / "api_key"
+
+
+def resolve_paths(data_dir: str | os.PathLike[str] | None = None) -> Paths:
+    """The one place the data dir is chosen: `--data-dir`, else the env var, else platformdirs.
+
+    An explicitly chosen data dir keeps its logs inside it, so a portable or test profile never
+    writes into the real user's log folder.
+    """
+    chosen = data_dir or os.environ.get(DATA_DIR_ENV)
+    if chosen:
+        data = Path(chosen).expanduser().resolve()
+        return Paths(data=data, logs=data / "logs")
+    return Paths(
+        data=Path(user_data_dir(APP_NAME, appauthor=False)),
+        logs=Path(user_log_dir(APP_NAME, appauthor=False)),
+    )

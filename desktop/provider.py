@@ -1,0 +1,198 @@
+"""The model provider: OpenAI clients for the user's settings, and provider failures in words.
+
+Any OpenAI-compatible base URL works. The client is the real `openai` client; the only thing we
+add is a transport that notices a Chat Completions stream which ends without finishing, which
+the SDK otherwise accepts as a complete answer for non-OpenAI hosts.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+import openai
+from agents import ModelBehaviorError, OpenAIProvider, RunConfig
+from agents.exceptions import AgentsException, UserError
+
+from desktop.config import ProviderConfig
+from desktop.errors import (
+    KeyRejected,
+    MissingApiKey,
+    ModelNotFound,
+    ProviderError,
+    ProviderUnavailable,
+    ProviderUnreachable,
+    RateLimited,
+    ResponseInterrupted,
+)
+
+# Local servers (Ollama, LM Studio, vLLM) ignore the key, but the client insists on one.
+NO_KEY_PLACEHOLDER = "no-key"
+
+
+class _UnfinishedStream(httpx2.RemoteProtocolError):
+    pass
+
+
+class _GuardedStream(httpx2.AsyncByteStream):
+    """Passes SSE bytes through; raises at the end if no finish_reason or [DONE] was seen."""
+
+    _FINISHED = re.compile(rb'"finish_reason"\s*:\s*"|data:\s*\[DONE\]')
+
+    def __init__(self, inner: httpx2.AsyncByteStream) -> None:
+        self._inner = inner
+        self._finished = False
+        self._tail = b""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            if not self._finished:
+                window = self._tail + chunk
+                self._finished = bool(self._FINISHED.search(window))
+                self._tail = window[-64:]
+            yield chunk
+        if not self._finished:
+            raise _UnfinishedStream("the stream ended before the reply finished")
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CompletionGuardTransport(httpx2.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self._inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        streaming = response.headers.get("content-type", "").startswith("text/event-stream")
+        if streaming and request.url.path.endswith("/chat/completions"):
+            assert isinstance(response.stream, httpx2.AsyncByteStream)
+            return httpx2.Response(
+                status_code=response.status_code,
+                headers=response.headers,
+                stream=_GuardedStream(response.stream),
+                extensions=response.extensions,
+                request=request,
+            )
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class ProviderClients:
+    """One OpenAI client per distinct provider setting, reused across turns (connection pooling)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str, float, int], openai.AsyncOpenAI] = {}
+
+    def client(self, cfg: ProviderConfig) -> openai.AsyncOpenAI:
+        if not cfg.api_key and cfg.is_openai:
+            raise MissingApiKey(
+                "No API key is set. Add your OpenAI API key in Settings, or set OPENAI_API_KEY, "
+                "or choose a local provider such as Ollama or LM Studio."
+            )
+        key = cfg.api_key or NO_KEY_PLACEHOLDER
+        cache_key = (cfg.base_url, key, cfg.timeout_s, cfg.max_retries)
+        client = self._clients.get(cache_key)
+        if client is None:
+            client = openai.AsyncOpenAI(
+                api_key=key,
+                base_url=cfg.base_url,
+                timeout=cfg.timeout_s,
+                max_retries=cfg.max_retries,
+                http_client=openai.DefaultAsyncHttpxClient(transport=_CompletionGuardTransport()),
+            )
+            self._clients[cache_key] = client
+        return client
+
+    def run_config(self, cfg: ProviderConfig) -> RunConfig:
+        provider = OpenAIProvider(openai_client=self.client(cfg), use_responses=cfg.api == "responses")
+        return RunConfig(model_provider=provider, tracing_disabled=True)
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+
+def _retry_after_seconds(headers: httpx2.Headers) -> int | None:
+    if value := headers.get("retry-after-ms"):
+        try:
+            return max(1, round(float(value) / 1000))
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(1, round(float(value)))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(1, round(parsed.timestamp() - time.time()))
+
+
+def _provider_detail(exc: openai.APIStatusError, secret: str | None) -> str:
+    """The provider's own short message, with anything key-like removed."""
+    body: Any = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    message = message.strip()[:200]
+    if secret:
+        message = message.replace(secret, "[key]")
+    return re.sub(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}", "[key]", message)
+
+
+def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> ProviderError | None:
+    """Turn a provider failure into a ProviderError whose message a user can act on."""
+    host = urlsplit(cfg.base_url).netloc or cfg.base_url
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status in (401, 403):
+            return KeyRejected(
+                f"{host} rejected the API key ({status}). Check the key in Settings."
+            )
+        if status == 404:
+            return ModelNotFound(
+                f"The model '{cfg.model}' isn't available at {host} (404). Pick another model in Settings."
+            )
+        if status == 429:
+            wait = _retry_after_seconds(exc.response.headers)
+            when = f"Try again in {wait} seconds." if wait else "Try again in a moment."
+            return RateLimited(f"{host} is rate-limiting requests (429). {when}")
+        if status >= 500:
+            return ProviderUnavailable(
+                f"{host} had a server error ({status}). Try again in a moment."
+            )
+        detail = _provider_detail(exc, cfg.api_key)
+        return ProviderError(f"{host} refused the request ({status}){': ' + detail if detail else '.'}")
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderUnreachable(f"{host} didn't answer within {cfg.timeout_s:g} seconds.")
+    if isinstance(exc, openai.APIConnectionError):
+        if streamed:
+            return ResponseInterrupted(
+                f"The connection to {host} broke before the reply finished. The partial reply was not saved."
+            )
+        return ProviderUnreachable(f"Can't connect to {host}. Check that it is running and reachable.")
+    if isinstance(exc, httpx2.HTTPError):
+        return ResponseInterrupted(f"The reply from {host} was cut off. The partial reply was not saved.")
+    if isinstance(exc, json.JSONDecodeError):
+        return ResponseInterrupted(f"{host} sent a reply that couldn't be read.")
+    if isinstance(exc, ModelBehaviorError):
+        return ResponseInterrupted(
+            f"The reply from {host} ended before it finished. The partial reply was not saved."
+        )
+    if isinstance(exc, UserError | AgentsException):
+        return ProviderError(f"The request to {host} couldn't be made: {type(exc).__name__}.")
+    return None

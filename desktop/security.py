@@ -1,0 +1,112 @@
+"""Guards for a server on 127.0.0.1 that any web page in the user's browser could try to reach.
+
+Every API request needs the per-launch token; the Host header must name us (DNS rebinding);
+a foreign or `null` Origin is refused; no CORS headers are ever sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+TOKEN_ENV = "CHATKIT_DESKTOP_TOKEN"
+SESSION_COOKIE = "chatkit_desktop_session"
+LOCAL_HOSTNAMES = ("127.0.0.1", "localhost")
+
+# Paths that need the token. The page shell itself carries no data.
+PROTECTED_PREFIXES = ("/chatkit", "/api/")
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+
+
+def make_token(env: dict[str, str] | None = None) -> str:
+    """The env var fixes the token for automation; otherwise 32 random bytes per launch."""
+    source = os.environ if env is None else env
+    return source.get(TOKEN_ENV) or secrets.token_urlsafe(32)
+
+
+def token_matches(candidate: str | None, token: str) -> bool:
+    return candidate is not None and hmac.compare_digest(candidate.encode(), token.encode())
+
+
+def _refuse(status: int, message: str) -> Response:
+    # Deliberately terse: a refused caller learns nothing about what would have worked.
+    return JSONResponse({"error": {"code": "forbidden" if status == 403 else "unauthorized",
+                                   "message": message}}, status_code=status)
+
+
+class Guard:
+    """The checks every request passes before it reaches a route."""
+
+    def __init__(self, token: str, port: int | None) -> None:
+        self.token = token
+        self.port = port
+
+    def host_allowed(self, host: str | None) -> bool:
+        if not host:
+            return False
+        name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+        if not port:
+            return False
+        if name not in LOCAL_HOSTNAMES:
+            return False
+        return self.port is None or port == str(self.port)
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        if origin is None:
+            return True
+        scheme, _, rest = origin.partition("://")
+        return scheme == "http" and self.host_allowed(rest)
+
+    def authorized(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if header[:7].lower() == "bearer " and token_matches(header[7:].strip(), self.token):
+            return True
+        return token_matches(request.cookies.get(SESSION_COOKIE), self.token)
+
+    def check(self, request: Request) -> Response | None:
+        """None when the request may proceed, else the refusal to send."""
+        if not self.host_allowed(request.headers.get("host")):
+            return _refuse(403, "Forbidden.")
+        if not self.origin_allowed(request.headers.get("origin")):
+            return _refuse(403, "Forbidden.")
+        if request.url.path.startswith(PROTECTED_PREFIXES) and not self.authorized(request):
+            return _refuse(401, "Unauthorized.")
+        return None
+
+
+class GuardMiddleware:
+    """Pure ASGI, so that streamed replies and client disconnects pass through untouched."""
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self.guard.check(Request(scope))
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

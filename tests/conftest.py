@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fake_provider import FakeProvider
+from tests.live import API_KEY, LiveServer, live_server
+
+
+@pytest.fixture(autouse=True)
+def _isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever reads or writes the real user's profile, keys or network settings."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHATKIT_DESKTOP_MODEL", "CHATKIT_DESKTOP_API",
+                 "CHATKIT_DESKTOP_TOKEN", "CHATKIT_DESKTOP_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    fake = FakeProvider().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    # No client-side retries: each injected fault must reach the chat exactly once.
+    (path / "settings.json").write_text(json.dumps({"max_retries": 0, "request_timeout_s": 10}))
+    return path
+
+
+@pytest.fixture(params=["responses", "chat_completions"])
+def api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def env(provider: FakeProvider, api: str) -> dict[str, str]:
+    return {
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": provider.base_url,
+        "CHATKIT_DESKTOP_MODEL": "fake-model",
+        "CHATKIT_DESKTOP_API": api,
+    }
+
+
+@pytest.fixture
+def server(data_dir: Path, env: dict[str, str]) -> Iterator[LiveServer]:
+    with live_server(data_dir, env) as live:
+        yield live

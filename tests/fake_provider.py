@@ -1,0 +1,345 @@
+"""A fake OpenAI-compatible provider: a real HTTP server on 127.0.0.1 for the tests.
+
+It speaks the Responses API and Chat Completions (streamed and not), lists models, returns
+scripted replies and injects faults: any status code, a disconnect mid-stream, a stream that ends
+without its completion event, malformed SSE, and a stall.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TITLE_MARKER = "short title"
+
+
+@dataclass
+class Fault:
+    """What to do to the next request(s) instead of answering normally."""
+
+    kind: str  # "status" | "disconnect" | "truncate" | "malformed" | "stall" | "refuse"
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    seconds: float = 0.0
+    after_tokens: int = 2
+    times: int = 1
+    # Faults apply to chat replies only, unless this is set: title requests stay healthy.
+    include_titles: bool = False
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeProvider:
+    def __init__(self) -> None:
+        self.replies: deque[str] = deque()
+        self.faults: deque[Fault] = deque()
+        self.requests: list[Recorded] = []
+        self.title = "Fake title"
+        self.token_delay_s = 0.0
+        self.models = ["fake-model", "fake-model-large"]
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._counter = 0
+
+    # -------- control
+
+    def reply(self, *texts: str) -> None:
+        with self._lock:
+            self.replies.extend(texts)
+
+    def fail(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def chat_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if not _is_title(r.body) and r.path != "/v1/models"]
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FakeProvider:
+        provider = self
+
+        class Handler(_Handler):
+            fake = provider
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # -------- used by the handler
+
+    def _next_fault(self, is_title: bool) -> Fault | None:
+        with self._lock:
+            if not self.faults:
+                return None
+            fault = self.faults[0]
+            if is_title and not fault.include_titles:
+                return None
+            fault.times -= 1
+            if fault.times <= 0:
+                self.faults.popleft()
+            return fault
+
+    def _next_reply(self, body: dict[str, Any]) -> str:
+        if _is_title(body):
+            return self.title
+        with self._lock:
+            if self.replies:
+                return self.replies.popleft()
+        return f"Echo: {_last_user_text(body)}"
+
+    def _next_id(self, prefix: str) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"{prefix}_{self._counter:06d}"
+
+
+def _is_title(body: dict[str, Any]) -> bool:
+    return TITLE_MARKER in json.dumps(body.get("instructions", "")) or any(
+        m.get("role") == "system" and TITLE_MARKER in json.dumps(m.get("content", ""))
+        for m in body.get("messages", [])
+    )
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or body.get("input") or []
+    if isinstance(messages, str):
+        return messages
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return ""
+
+
+def _tokens(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeProvider
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # ---- plumbing
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        raw = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def _chunk(self, raw: bytes) -> None:
+        self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+        self.wfile.flush()
+
+    def _event(self, payload: Any, event: str | None = None) -> None:
+        text = "" if event is None else f"event: {event}\n"
+        text += f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
+        self._chunk(text.encode())
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _cut(self) -> None:
+        # An abrupt close in the middle of a chunked body: the client sees a broken stream.
+        self.wfile.flush()
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    # ---- routes
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            self.fake.requests.append(Recorded(self.path, dict(self.headers), {}))
+            self._json(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.fake.models
+            ]})
+            return
+        self._json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        self.fake.requests.append(Recorded(self.path, dict(self.headers), body))
+        is_title = _is_title(body)
+        fault = self.fake._next_fault(is_title)
+        if fault and fault.kind == "status":
+            payload = fault.body or {"error": {"message": f"fake failure {fault.status}",
+                                               "type": "fake_error", "code": None}}
+            self._json(fault.status, payload, fault.headers)
+            return
+        if fault and fault.kind == "refuse":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if fault and fault.kind == "stall":
+            time.sleep(fault.seconds)
+        text = self.fake._next_reply(body)
+        path = self.path.rstrip("/")
+        if path == "/v1/responses":
+            if body.get("stream"):
+                self._responses_stream(body, text, fault)
+            else:
+                self._json(200, self._response_obj(body, text, self.fake._next_id("msg")))
+        elif path == "/v1/chat/completions":
+            if body.get("stream"):
+                self._chat_stream(body, text, fault)
+            else:
+                self._json(200, {
+                    "id": self.fake._next_id("chatcmpl"), "object": "chat.completion", "created": 0,
+                    "model": body.get("model"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                })
+        else:
+            self._json(404, {"error": {"message": f"unknown path {self.path}"}})
+
+    # ---- Responses API
+
+    def _response_obj(self, body: dict[str, Any], text: str, msg_id: str, status: str = "completed") -> dict[str, Any]:
+        output = [] if status == "in_progress" else [self._message(msg_id, text, "completed")]
+        return {
+            "id": self.fake._next_id("resp"), "object": "response", "created_at": 0,
+            "model": body.get("model"), "status": status, "output": output,
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+            "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
+                      "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens_details": {"reasoning_tokens": 0}},
+        }
+
+    @staticmethod
+    def _message(msg_id: str, text: str, status: str) -> dict[str, Any]:
+        content = [{"type": "output_text", "text": text, "annotations": []}] if status == "completed" else []
+        return {"id": msg_id, "type": "message", "role": "assistant", "status": status, "content": content}
+
+    def _responses_stream(self, body: dict[str, Any], text: str, fault: Fault | None) -> None:
+        msg_id = self.fake._next_id("msg")
+        seq = iter(range(10_000))
+        self._start_stream()
+
+        def ev(kind: str, **fields: Any) -> None:
+            self._event({"type": kind, "sequence_number": next(seq), **fields}, event=kind)
+
+        resp = self._response_obj(body, text, msg_id, status="in_progress")
+        ev("response.created", response=resp)
+        if fault and fault.kind == "malformed":
+            self._chunk(b"data: {this is not json\n\n")
+            self._end_stream()
+            return
+        ev("response.output_item.added", output_index=0, item=self._message(msg_id, "", "in_progress"))
+        ev("response.content_part.added", item_id=msg_id, output_index=0, content_index=0,
+           part={"type": "output_text", "text": "", "annotations": []})
+        for i, token in enumerate(_tokens(text)):
+            if fault and fault.kind in ("disconnect", "truncate") and i == fault.after_tokens:
+                if fault.kind == "disconnect":
+                    self._cut()
+                else:
+                    self._end_stream()
+                return
+            if self.fake.token_delay_s:
+                time.sleep(self.fake.token_delay_s)
+            ev("response.output_text.delta", item_id=msg_id, output_index=0, content_index=0,
+               delta=token, logprobs=[])
+        ev("response.output_text.done", item_id=msg_id, output_index=0, content_index=0, text=text,
+           logprobs=[])
+        ev("response.content_part.done", item_id=msg_id, output_index=0, content_index=0,
+           part={"type": "output_text", "text": text, "annotations": []})
+        ev("response.output_item.done", output_index=0, item=self._message(msg_id, text, "completed"))
+        done = self._response_obj(body, text, msg_id)
+        done["id"] = resp["id"]
+        ev("response.completed", response=done)
+        self._end_stream()
+
+    # ---- Chat Completions
+
+    def _chat_stream(self, body: dict[str, Any], text: str, fault: Fault | None) -> None:
+        cid = self.fake._next_id("chatcmpl")
+        model = body.get("model")
+        self._start_stream()
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+            self._event({"id": cid, "object": "chat.completion.chunk", "created": 0, "model": model,
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+        chunk({"role": "assistant", "content": ""})
+        if fault and fault.kind == "malformed":
+            self._chunk(b"data: {this is not json\n\n")
+            self._end_stream()
+            return
+        for i, token in enumerate(_tokens(text)):
+            if fault and fault.kind in ("disconnect", "truncate") and i == fault.after_tokens:
+                if fault.kind == "disconnect":
+                    self._cut()
+                else:
+                    self._end_stream()
+                return
+            if self.fake.token_delay_s:
+                time.sleep(self.fake.token_delay_s)
+            chunk({"content": token})
+        chunk({}, finish="stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self._event({"id": cid, "object": "chat.completion.chunk", "created": 0, "model": model,
+                         "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1,
+                                                  "total_tokens": 2}})
+        self._event("[DONE]")
+        self._end_stream()
