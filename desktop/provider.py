@@ -152,6 +152,17 @@ def _provider_detail(exc: openai.APIStatusError, secret: str | None) -> str:
     return re.sub(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}", "[key]", message)
 
 
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> ProviderError | None:
     """Turn a provider failure into a ProviderError whose message a user can act on."""
     host = urlsplit(cfg.base_url).netloc or cfg.base_url
@@ -178,9 +189,13 @@ def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> Pro
         detail = _provider_detail(exc, cfg.api_key)
         return ProviderError(f"{host} refused the request ({status}){': ' + detail if detail else '.'}")
     if isinstance(exc, openai.APITimeoutError):
-        return ProviderUnreachable(f"{host} didn't answer within {cfg.timeout_s:g} seconds.")
+        return ProviderUnreachable(f"{host} didn't answer within {cfg.timeout_s:g} s.")
     if isinstance(exc, openai.APIConnectionError):
-        if streamed:
+        if _caused_by(exc, _UnfinishedStream):
+            return ResponseInterrupted(
+                f"The reply from {host} ended before it finished. The partial reply was not saved."
+            )
+        if streamed or not _caused_by(exc, httpx2.ConnectError):
             return ResponseInterrupted(
                 f"The connection to {host} broke before the reply finished. The partial reply was not saved."
             )

@@ -206,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/models":
-            self.fake.requests.append(Recorded(self.path, dict(self.headers), {}))
+            self.fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, {}))
             self._json(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.fake.models
             ]})
@@ -216,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        self.fake.requests.append(Recorded(self.path, dict(self.headers), body))
+        self.fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
         is_title = _is_title(body)
         fault = self.fake._next_fault(is_title)
         if fault and fault.kind == "status":

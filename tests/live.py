@@ -84,13 +84,13 @@ class LiveServer:
     def post(self, payload: dict[str, Any]) -> httpx.Response:
         return self.client.post("/chatkit", content=json.dumps(payload))
 
-    def call(self, kind: str, **params: Any) -> Any:
-        response = self.post({"type": kind, "params": params})
+    def call(self, request_type: str, /, **params: Any) -> Any:
+        response = self.post({"type": request_type, "params": params})
         assert response.status_code == 200, response.text
         return response.json()
 
-    def stream(self, kind: str, **params: Any) -> list[dict[str, Any]]:
-        response = self.post({"type": kind, "params": params})
+    def stream(self, request_type: str, /, **params: Any) -> list[dict[str, Any]]:
+        response = self.post({"type": request_type, "params": params})
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/event-stream")
         return parse_sse(response.content)
