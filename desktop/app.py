@@ -58,7 +58,9 @@ def error_response(exc: BaseException) -> JSONResponse:
         # chatkit reports a request that doesn't fit the thread's state this way.
         return _error(400, "invalid_request", str(exc)[:300] or "Invalid request.")
     log.error("unexpected error", exc_info=exc)
-    return _error(500, "internal", "Something went wrong inside ChatKit Desktop. The details are in the log.")
+    return _error(
+        500, "internal", "Something went wrong inside ChatKit Desktop. The details are in the log."
+    )
 
 
 async def _guarded_stream(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -103,8 +105,14 @@ def create_app(
             await chat.aclose()
             await asyncio.to_thread(db.close)
 
-    app = FastAPI(title="ChatKit Desktop", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="ChatKit Desktop",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.desktop = state
     app.add_middleware(GuardMiddleware, guard=Guard(token, port))
 
@@ -163,9 +171,13 @@ def create_app(
         rules.checked_id(attachment_id)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > db.max_attachment_bytes + 64 * 1024:
-            raise PayloadTooLarge(f"The file is larger than the {db.max_attachment_bytes // (1024 * 1024)} MB limit.")
+            raise PayloadTooLarge(
+                f"The file is larger than the {db.max_attachment_bytes // (1024 * 1024)} MB limit."
+            )
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await request.form(max_files=1, max_fields=10, max_part_size=db.max_attachment_bytes + 1)
+            form = await request.form(
+                max_files=1, max_fields=10, max_part_size=db.max_attachment_bytes + 1
+            )
             file = next((v for v in form.values() if isinstance(v, UploadFile)), None)
             if file is None:
                 raise InvalidRequestError("The upload has no file part.")
@@ -200,7 +212,9 @@ def create_app(
             # Sign this browser in, then take the token out of the address bar.
             response: Response = RedirectResponse("/", status_code=303)
             if token_matches(offered, token):
-                response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/")
+                response.set_cookie(
+                    SESSION_COOKIE, token, httponly=True, samesite="strict", path="/"
+                )
             return response
         return HTMLResponse(_PLACEHOLDER_PAGE, headers={"Content-Security-Policy": PAGE_CSP})
 

@@ -57,7 +57,7 @@ TITLE_INSTRUCTIONS = (
 )
 # How long the end of a reply waits for a title still being generated, so that it can be sent
 # in the same stream. The reply text itself never waits.
-TITLE_GRACE_S = 2.0
+TITLE_GRACE_S = 1.0
 
 
 def fallback_title(text: str, words: int = 6, limit: int = 60) -> str:
@@ -97,11 +97,14 @@ class _AssistantIds:
             self._live[event.item.id] = ours
             return ThreadItemAddedEvent(item=event.item.model_copy(update={"id": ours}))
         if isinstance(event, ThreadItemUpdatedEvent) and event.item_id in self._live:
-            if isinstance(event.update, AssistantMessageContentPartTextDelta) and event.update.delta:
+            if (
+                isinstance(event.update, AssistantMessageContentPartTextDelta)
+                and event.update.delta
+            ):
                 self.streamed_text = True
             return event.model_copy(update={"item_id": self._live[event.item_id]})
         if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
-            ours = self._live.pop(event.item.id, None) or self._new_id()
+            ours = self._live.pop(event.item.id, "") or self._new_id()
             return ThreadItemDoneEvent(item=event.item.model_copy(update={"id": ours}))
         if isinstance(event, ThreadItemRemovedEvent) and event.item_id in self._live:
             return ThreadItemRemovedEvent(item_id=self._live.pop(event.item_id))
@@ -127,7 +130,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
     ) -> StreamingResult | NonStreamingResult:
-        return await self.handle(parse_request(bytes(request) if isinstance(request, bytearray) else request), context)
+        return await self.handle(
+            parse_request(bytes(request) if isinstance(request, bytearray) else request), context
+        )
 
     async def handle(
         self, request: ChatKitReq, context: RequestContext
@@ -147,7 +152,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                     await self.store.load_thread(request.params.thread_id, ctx)
                 await self._check_input(request.params.input)
             elif isinstance(request, ThreadsRetryAfterItemReq):
-                item = await self.store.load_item(request.params.thread_id, request.params.item_id, ctx)
+                item = await self.store.load_item(
+                    request.params.thread_id, request.params.item_id, ctx
+                )
                 if not isinstance(item, UserMessageItem):
                     raise InvalidRequestError("Only a user message can be retried.")
             elif isinstance(request, ThreadsCustomActionReq):
@@ -190,7 +197,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             agent_context = AgentContext[RequestContext](
                 thread=thread, store=self.store, request_context=context
             )
-            result = Runner.run_streamed(agent, agent_input, context=agent_context, run_config=run_config)
+            result = Runner.run_streamed(
+                agent, agent_input, context=agent_context, run_config=run_config
+            )
             async for event in stream_agent_response(agent_context, result):
                 yield ids(event)
         except asyncio.CancelledError:
@@ -216,7 +225,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         self, thread: ThreadMetadata, cfg: ProviderConfig, context: RequestContext
     ) -> list[ThreadItem]:
         """The newest items that fit the budget, oldest first. The newest item always fits."""
-        page = await self.store.load_thread_items(thread.id, None, cfg.history_max_items, "desc", context)
+        page = await self.store.load_thread_items(
+            thread.id, None, cfg.history_max_items, "desc", context
+        )
         kept: list[ThreadItem] = []
         budget = cfg.history_max_chars
         for item in page.data:
@@ -242,7 +253,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
     async def _generate_title(self, text: str, cfg: ProviderConfig) -> str:
         try:
             agent = Agent(name="Titler", instructions=TITLE_INSTRUCTIONS, model=cfg.model)
-            result = await Runner.run(agent, text[:2000], run_config=self.clients.run_config(cfg), max_turns=1)
+            result = await Runner.run(
+                agent, text[:2000], run_config=self.clients.run_config(cfg), max_turns=1
+            )
             title = " ".join(str(result.final_output).split()).strip("\"'“”. ")
         except (Exception, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError):
@@ -264,7 +277,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
 
     def _keep_title(self, thread_id: str, task: asyncio.Task[str], context: RequestContext) -> None:
         """Let a title still being generated land in the store; clients see it on their next list."""
-        self._background.add(asyncio.create_task(self._store_title_later(thread_id, task, context)))
+        saver = asyncio.create_task(self._store_title_later(thread_id, task, context))
+        self._background.add(saver)
+        saver.add_done_callback(self._background.discard)
 
     async def _store_title_later(
         self, thread_id: str, task: asyncio.Task[str], context: RequestContext
@@ -279,8 +294,6 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             pass
         except Exception:
             log.exception("saving a late title failed")
-        finally:
-            self._background.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
         """Cancel background work and close provider connections."""
@@ -297,7 +310,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
     ) -> None:
         await self.db.save_feedback(thread_id, item_ids, feedback)
 
-    async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
+    async def transcribe(
+        self, audio_input: AudioInput, context: RequestContext
+    ) -> TranscriptionResult:
         raise InvalidRequestError("Dictation isn't available in ChatKit Desktop.")
 
     async def action(
@@ -329,4 +344,3 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> SyncCustomActionResponse:
         return SyncCustomActionResponse(updated_item=None)
-

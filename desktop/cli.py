@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import errno
 import logging
 import os
-import signal
-import socket
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from types import FrameType
+from collections.abc import Sequence
 
 from desktop import __version__
 
@@ -32,11 +26,21 @@ def _parser() -> argparse.ArgumentParser:
             f"Logs: {default.logs} (or <data dir>/logs when the data dir is overridden)."
         ),
     )
-    parser.add_argument("--data-dir", metavar="DIR", help="where chats, settings and attachments live")
-    parser.add_argument("--port", type=int, default=0, metavar="N",
-                        help="port on 127.0.0.1 to serve on (default: a free port)")
-    parser.add_argument("--no-window", action="store_true",
-                        help="serve only, and print a URL that signs a browser in")
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="where chats, settings and attachments live"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        metavar="N",
+        help="port on 127.0.0.1 to serve on (default: a free port)",
+    )
+    parser.add_argument(
+        "--no-window",
+        action="store_true",
+        help="serve only, and print a URL that signs a browser in",
+    )
     parser.add_argument("--debug", action="store_true", help="verbose logs")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -45,19 +49,6 @@ def _parser() -> argparse.ArgumentParser:
 def _fail(message: str, code: int = 1) -> int:
     print(f"chatkit-desktop: {message}", file=sys.stderr)
     return code
-
-
-def bind_loopback(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1", port))
-    except BaseException:
-        sock.close()
-        raise
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop.keys import KeyFile, lookup_key
     from desktop.logs import setup_logging
     from desktop.security import make_token
+    from desktop.serving import bind_loopback, serve
     from desktop.store import SQLiteStore
 
     token = make_token()
@@ -92,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sock = bind_loopback(args.port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            return _fail(f"port {args.port} is already in use. Choose another with --port, or 0 for any.")
+            return _fail(
+                f"port {args.port} is already in use. Choose another with --port, or 0 for any."
+            )
         return _fail(f"can't listen on 127.0.0.1:{args.port}: {exc.strerror}.")
     port = sock.getsockname()[1]
 
@@ -106,8 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc.message)
 
     if not args.no_window:
-        print("chatkit-desktop: the desktop window is not available in this build; serving only.",
-              file=sys.stderr)
+        print(
+            "chatkit-desktop: the desktop window is not available in this build; serving only.",
+            file=sys.stderr,
+        )
     print(f"ChatKit Desktop {__version__} is serving on http://127.0.0.1:{port}", flush=True)
     print(f"Open this URL to sign a browser in: http://127.0.0.1:{port}/?token={token}", flush=True)
     print(f"Data: {paths.data}  Log: {log_file}", flush=True)
@@ -116,39 +112,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve(app, sock)
     log.info("stopped cleanly")
     return 0
-
-
-def serve(app: object, sock: socket.socket) -> None:
-    """Serve until SIGINT/SIGTERM, then finish in-flight work and return normally."""
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            # uvicorn re-raises the signal after a graceful stop, which would make a clean
-            # shutdown exit with -15. We treat SIGTERM and Ctrl+C as a normal quit.
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-
-            def stop(sig: int, frame: FrameType | None) -> None:
-                if self.should_exit and sig == signal.SIGINT:
-                    self.force_exit = True
-                self.should_exit = True
-
-            previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for s, handler in previous.items():
-                    signal.signal(s, handler)
-
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        log_config=None,
-        access_log=False,  # access lines would carry the sign-in URL's token
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
-    with sock:
-        asyncio.run(Server(config).serve(sockets=[sock]))

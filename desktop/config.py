@@ -80,8 +80,12 @@ def load_settings(path: Path) -> Settings:
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         with contextlib.suppress(OSError):
             path.replace(backup)
-        log.warning("settings file %s was invalid (%s); kept it as %s and started from defaults",
-                    path, type(exc).__name__, backup.name)
+        log.warning(
+            "settings file %s was invalid (%s); kept it as %s and started from defaults",
+            path,
+            type(exc).__name__,
+            backup.name,
+        )
         return Settings()
 
 

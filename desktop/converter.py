@@ -29,7 +29,9 @@ class DesktopConverter(ThreadItemConverter):
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
 
-    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
+    async def attachment_to_message_content(
+        self, attachment: Attachment
+    ) -> ResponseInputContentParam:
         try:
             stored, path = await self.store.attachment_file(attachment.id)
             data = await asyncio.to_thread(Path.read_bytes, path)

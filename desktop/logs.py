@@ -38,7 +38,9 @@ class SecretMask(logging.Filter):
         return True
 
 
-def setup_logging(log_dir: Path, *, debug: bool, secrets: Callable[[], Iterable[str | None]]) -> Path:
+def setup_logging(
+    log_dir: Path, *, debug: bool, secrets: Callable[[], Iterable[str | None]]
+) -> Path:
     """Configure the root logger once, at start-up. Returns the log file's path."""
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / LOG_FILENAME

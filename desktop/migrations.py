@@ -23,7 +23,9 @@ def m001_initial(db: sqlite3.Connection) -> None:
     # `seq` values come from one counter shared by threads and items: a thread's `active_seq` is
     # the seq of its newest item, which gives "most recently active first" a strict total order
     # with no ties, whatever the wall clock says.
-    db.execute("CREATE TABLE sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
+    db.execute(
+        "CREATE TABLE sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)"
+    )
     db.execute("INSERT INTO sequence (id, value) VALUES (1, 0)")
     db.execute(
         """
@@ -98,7 +100,9 @@ def check_not_newer(db: sqlite3.Connection, migrations: Sequence[Migration] = MI
         )
 
 
-def pending(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[Migration]:
+def pending(
+    db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
+) -> list[Migration]:
     done = set(_applied(db))
     return [m for m in migrations if m.__name__ not in done]
 
@@ -111,7 +115,9 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
         return []
     db.execute("BEGIN IMMEDIATE")
     try:
-        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
         for step in todo:
             step(db)
             db.execute(

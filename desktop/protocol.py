@@ -53,4 +53,6 @@ def describe(exc: ValidationError, skip: int = 0) -> str:
         loc = ".".join(str(p) for p in error["loc"][skip:])
         parts.append(f"{loc or 'body'}: {error['msg']}")
     more = len(exc.errors()) - 3
-    return "Invalid request: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "") + "."
+    return (
+        "Invalid request: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "") + "."
+    )

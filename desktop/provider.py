@@ -113,7 +113,9 @@ class ProviderClients:
         return client
 
     def run_config(self, cfg: ProviderConfig) -> RunConfig:
-        provider = OpenAIProvider(openai_client=self.client(cfg), use_responses=cfg.api == "responses")
+        provider = OpenAIProvider(
+            openai_client=self.client(cfg), use_responses=cfg.api == "responses"
+        )
         return RunConfig(model_provider=provider, tracing_disabled=True)
 
     async def aclose(self) -> None:
@@ -187,7 +189,9 @@ def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> Pro
                 f"{host} had a server error ({status}). Try again in a moment."
             )
         detail = _provider_detail(exc, cfg.api_key)
-        return ProviderError(f"{host} refused the request ({status}){': ' + detail if detail else '.'}")
+        return ProviderError(
+            f"{host} refused the request ({status}){': ' + detail if detail else '.'}"
+        )
     if isinstance(exc, openai.APITimeoutError):
         return ProviderUnreachable(f"{host} didn't answer within {cfg.timeout_s:g} s.")
     if isinstance(exc, openai.APIConnectionError):
@@ -199,9 +203,13 @@ def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> Pro
             return ResponseInterrupted(
                 f"The connection to {host} broke before the reply finished. The partial reply was not saved."
             )
-        return ProviderUnreachable(f"Can't connect to {host}. Check that it is running and reachable.")
+        return ProviderUnreachable(
+            f"Can't connect to {host}. Check that it is running and reachable."
+        )
     if isinstance(exc, httpx2.HTTPError):
-        return ResponseInterrupted(f"The reply from {host} was cut off. The partial reply was not saved.")
+        return ResponseInterrupted(
+            f"The reply from {host} was cut off. The partial reply was not saved."
+        )
     if isinstance(exc, json.JSONDecodeError):
         return ResponseInterrupted(f"{host} sent a reply that couldn't be read.")
     if isinstance(exc, ModelBehaviorError):

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-TOKEN_ENV = "CHATKIT_DESKTOP_TOKEN"
+TOKEN_ENV = "CHATKIT_DESKTOP_TOKEN"  # noqa: S105 (a variable name, not a secret)
 SESSION_COOKIE = "chatkit_desktop_session"
 LOCAL_HOSTNAMES = ("127.0.0.1", "localhost")
 
@@ -41,8 +41,10 @@ def token_matches(candidate: str | None, token: str) -> bool:
 
 def _refuse(status: int, message: str) -> Response:
     # Deliberately terse: a refused caller learns nothing about what would have worked.
-    return JSONResponse({"error": {"code": "forbidden" if status == 403 else "unauthorized",
-                                   "message": message}}, status_code=status)
+    return JSONResponse(
+        {"error": {"code": "forbidden" if status == 403 else "unauthorized", "message": message}},
+        status_code=status,
+    )
 
 
 class Guard:

@@ -75,6 +75,13 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
+def _metadata_only(thread: ThreadMetadata) -> ThreadMetadata:
+    # chatkit sometimes saves a full `Thread`; only its metadata belongs in the threads table.
+    if isinstance(thread, Thread):
+        return ThreadMetadata(**thread.model_dump(exclude={"items"}))
+    return thread
+
+
 def _order(order: str) -> Order:
     return "asc" if order == "asc" else "desc"
 
@@ -121,7 +128,9 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.attachments_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"Can't create the data folder {self.path.parent}: {exc.strerror}.") from exc
+                raise StoreError(
+                    f"Can't create the data folder {self.path.parent}: {exc.strerror}."
+                ) from exc
             if self.path.exists():
                 self._check_readable()
             db = self._connect(read_only=False)
@@ -234,7 +243,9 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
 
     @staticmethod
     def _next_seq(db: sqlite3.Connection) -> int:
-        row = db.execute("UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value").fetchone()
+        row = db.execute(
+            "UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value"
+        ).fetchone()
         return int(row[0])
 
     # ------------------------------------------------------------------ ids
@@ -263,22 +274,48 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
         return ThreadMetadata.model_validate_json(data)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        meta = thread if type(thread) is ThreadMetadata else ThreadMetadata(
-            **thread.model_dump(exclude={"items"} if isinstance(thread, Thread) else set())
-        )
-        data = meta.model_dump_json()
-        created = meta.created_at.isoformat()
+        meta = _metadata_only(thread)
+        await self._write(lambda db: self._put_thread(db, meta))
+
+    async def import_threads(self, threads: list[tuple[ThreadMetadata, list[ThreadItem]]]) -> None:
+        """Save whole threads with their items in one transaction (imports, restores)."""
 
         def w(db: sqlite3.Connection) -> None:
-            updated = db.execute("UPDATE threads SET data = ? WHERE id = ?", (data, meta.id)).rowcount
-            if not updated:
-                seq = self._next_seq(db)
-                db.execute(
-                    "INSERT INTO threads (id, created_at, seq, active_seq, data) VALUES (?, ?, ?, ?, ?)",
-                    (meta.id, created, seq, seq, data),
-                )
+            for thread, items in threads:
+                meta = _metadata_only(thread)
+                self._put_thread(db, meta)
+                for item in items:
+                    self._put_item(db, meta.id, item)
 
         await self._write(w)
+
+    def _put_thread(self, db: sqlite3.Connection, meta: ThreadMetadata) -> None:
+        data = meta.model_dump_json()
+        if db.execute("UPDATE threads SET data = ? WHERE id = ?", (data, meta.id)).rowcount:
+            return
+        seq = self._next_seq(db)
+        db.execute(
+            "INSERT INTO threads (id, created_at, seq, active_seq, data) VALUES (?, ?, ?, ?, ?)",
+            (meta.id, meta.created_at.isoformat(), seq, seq, data),
+        )
+
+    def _put_item(self, db: sqlite3.Connection, thread_id: str, item: ThreadItem) -> None:
+        """Upsert an item. A new one gets the next seq and makes its thread the most active."""
+        data = item.model_dump_json()
+        if db.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        updated = db.execute(
+            "UPDATE items SET data = ?, type = ? WHERE thread_id = ? AND id = ?",
+            (data, item.type, thread_id, item.id),
+        ).rowcount
+        if updated:
+            return
+        seq = self._next_seq(db)
+        db.execute(
+            "INSERT INTO items (thread_id, id, seq, type, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (thread_id, item.id, seq, item.type, item.created_at.isoformat(), data),
+        )
+        db.execute("UPDATE threads SET active_seq = ? WHERE id = ?", (seq, thread_id))
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -303,16 +340,24 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
                 snap = int(db.execute("SELECT value FROM sequence").fetchone()[0])
                 pos = None
                 if after is not None:
-                    row = db.execute("SELECT active_seq FROM threads WHERE id = ?", (after,)).fetchone()
+                    row = db.execute(
+                        "SELECT active_seq FROM threads WHERE id = ?", (after,)
+                    ).fetchone()
                     if row is None:
                         raise NotFoundError(f"Thread {after} not found")
                     pos = int(row[0])
-            cmp, sort = ("<", "DESC") if direction == "desc" else (">", "ASC")
-            bound = f"AND active_seq {cmp} :pos" if pos is not None else ""
+            # One bound per side, so SQLite scans only the index range it returns. (With two
+            # upper bounds it may seek on the looser one and filter thousands of rows.)
+            if direction == "desc":
+                hi = snap if pos is None else min(snap, pos - 1)
+                sql = "WHERE active_seq <= :hi ORDER BY active_seq DESC"
+                params = {"hi": hi, "n": limit + 1}
+            else:
+                sql = "WHERE active_seq > :lo AND active_seq <= :hi ORDER BY active_seq ASC"
+                params = {"lo": pos or 0, "hi": snap, "n": limit + 1}
             rows: list[tuple[str, str, int]] = db.execute(
-                f"SELECT id, data, active_seq FROM threads WHERE active_seq <= :snap {bound} "  # noqa: S608
-                f"ORDER BY active_seq {sort} LIMIT :n",
-                {"snap": snap, "pos": pos, "n": limit + 1},
+                f"SELECT id, data, active_seq FROM threads {sql} LIMIT :n",  # noqa: S608
+                params,
             ).fetchall()
             # Threads active since the snapshot: put them back where the snapshot had them.
             moved = db.execute(
@@ -346,7 +391,10 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         def w(db: sqlite3.Connection) -> list[str]:
-            ids = [r[0] for r in db.execute("SELECT id FROM attachments WHERE thread_id = ?", (thread_id,))]
+            ids = [
+                r[0]
+                for r in db.execute("SELECT id FROM attachments WHERE thread_id = ?", (thread_id,))
+            ]
             db.execute("DELETE FROM attachments WHERE thread_id = ?", (thread_id,))
             db.execute("DELETE FROM items WHERE thread_id = ?", (thread_id,))
             db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
@@ -393,33 +441,16 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
             after=rows[-1][0] if rows else None,
         )
 
-    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
         await self._upsert_item(thread_id, item)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await self._upsert_item(thread_id, item)
 
     async def _upsert_item(self, thread_id: str, item: ThreadItem) -> None:
-        data = item.model_dump_json()
-        created = item.created_at.isoformat()
-
-        def w(db: sqlite3.Connection) -> None:
-            if db.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
-                raise NotFoundError(f"Thread {thread_id} not found")
-            updated = db.execute(
-                "UPDATE items SET data = ?, type = ? WHERE thread_id = ? AND id = ?",
-                (data, item.type, thread_id, item.id),
-            ).rowcount
-            if updated:
-                return
-            seq = self._next_seq(db)
-            db.execute(
-                "INSERT INTO items (thread_id, id, seq, type, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",
-                (thread_id, item.id, seq, item.type, created, data),
-            )
-            db.execute("UPDATE threads SET active_seq = ? WHERE id = ?", (seq, thread_id))
-
-        await self._write(w)
+        await self._write(lambda db: self._put_item(db, thread_id, item))
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         def q(db: sqlite3.Connection) -> str | None:
@@ -433,7 +464,9 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
             raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
         return _item_adapter().validate_json(data)
 
-    async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
+    async def delete_thread_item(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> None:
         def w(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM items WHERE thread_id = ? AND id = ?", (thread_id, item_id))
 
@@ -455,7 +488,9 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
 
     async def load_feedback(self, thread_id: str) -> dict[str, str]:
         def q(db: sqlite3.Connection) -> dict[str, str]:
-            rows = db.execute("SELECT item_id, kind FROM feedback WHERE thread_id = ?", (thread_id,))
+            rows = db.execute(
+                "SELECT item_id, kind FROM feedback WHERE thread_id = ?", (thread_id,)
+            )
             return {r[0]: r[1] for r in rows}
 
         return await self._read(q)
@@ -484,7 +519,8 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
     async def _attachment_row(self, attachment_id: str) -> tuple[str, int | None, int] | None:
         def q(db: sqlite3.Connection) -> tuple[str, int | None, int] | None:
             row = db.execute(
-                "SELECT data, stored_size, declared_size FROM attachments WHERE id = ?", (attachment_id,)
+                "SELECT data, stored_size, declared_size FROM attachments WHERE id = ?",
+                (attachment_id,),
             ).fetchone()
             return (row[0], row[1], row[2]) if row else None
 
@@ -631,13 +667,16 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
         try:
             db.execute("BEGIN IMMEDIATE")
             stale = [
-                    r[0]
-                    for r in db.execute(
-                    "SELECT id FROM attachments WHERE thread_id IS NULL AND created_at < ?", (cutoff,)
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM attachments WHERE thread_id IS NULL AND created_at < ?",
+                    (cutoff,),
                 )
             ]
             db.executemany("DELETE FROM attachments WHERE id = ?", [(i,) for i in stale])
-            known = {r[0] for r in db.execute("SELECT id FROM attachments WHERE stored_size IS NOT NULL")}
+            known = {
+                r[0] for r in db.execute("SELECT id FROM attachments WHERE stored_size IS NOT NULL")
+            }
             db.execute("COMMIT")
         finally:
             db.close()

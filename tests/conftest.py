@@ -20,8 +20,14 @@ def _isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHATKIT_DESKTOP_MODEL", "CHATKIT_DESKTOP_API",
-                 "CHATKIT_DESKTOP_TOKEN", "CHATKIT_DESKTOP_DATA_DIR"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "CHATKIT_DESKTOP_MODEL",
+        "CHATKIT_DESKTOP_API",
+        "CHATKIT_DESKTOP_TOKEN",
+        "CHATKIT_DESKTOP_DATA_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

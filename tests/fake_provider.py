@@ -7,6 +7,7 @@ without its completion event, malformed SSE, and a stall.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -48,6 +49,7 @@ class FakeProvider:
         self.requests: list[Recorded] = []
         self.title = "Fake title"
         self.token_delay_s = 0.0
+        self.title_delay_s = 0.0
         self.models = ["fake-model", "fake-model-large"]
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -196,43 +198,57 @@ class _Handler(BaseHTTPRequestHandler):
     def _cut(self) -> None:
         # An abrupt close in the middle of a chunked body: the client sees a broken stream.
         self.wfile.flush()
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.close_connection = True
 
     # ---- routes
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/models":
-            self.fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, {}))
-            self._json(200, {"object": "list", "data": [
-                {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.fake.models
-            ]})
+            self.fake.requests.append(
+                Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, {})
+            )
+            self._json(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                        for m in self.fake.models
+                    ],
+                },
+            )
             return
         self._json(404, {"error": {"message": "not found"}})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        self.fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        self.fake.requests.append(
+            Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
         is_title = _is_title(body)
         fault = self.fake._next_fault(is_title)
         if fault and fault.kind == "status":
-            payload = fault.body or {"error": {"message": f"fake failure {fault.status}",
-                                               "type": "fake_error", "code": None}}
+            payload = fault.body or {
+                "error": {
+                    "message": f"fake failure {fault.status}",
+                    "type": "fake_error",
+                    "code": None,
+                }
+            }
             self._json(fault.status, payload, fault.headers)
             return
         if fault and fault.kind == "refuse":
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         if fault and fault.kind == "stall":
             time.sleep(fault.seconds)
+        if is_title and self.fake.title_delay_s:
+            time.sleep(self.fake.title_delay_s)
         text = self.fake._next_reply(body)
         path = self.path.rstrip("/")
         if path == "/v1/responses":
@@ -244,33 +260,65 @@ class _Handler(BaseHTTPRequestHandler):
             if body.get("stream"):
                 self._chat_stream(body, text, fault)
             else:
-                self._json(200, {
-                    "id": self.fake._next_id("chatcmpl"), "object": "chat.completion", "created": 0,
-                    "model": body.get("model"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                })
+                self._json(
+                    200,
+                    {
+                        "id": self.fake._next_id("chatcmpl"),
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": text},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
         else:
             self._json(404, {"error": {"message": f"unknown path {self.path}"}})
 
     # ---- Responses API
 
-    def _response_obj(self, body: dict[str, Any], text: str, msg_id: str, status: str = "completed") -> dict[str, Any]:
+    def _response_obj(
+        self, body: dict[str, Any], text: str, msg_id: str, status: str = "completed"
+    ) -> dict[str, Any]:
         output = [] if status == "in_progress" else [self._message(msg_id, text, "completed")]
         return {
-            "id": self.fake._next_id("resp"), "object": "response", "created_at": 0,
-            "model": body.get("model"), "status": status, "output": output,
-            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-            "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
-                      "input_tokens_details": {"cached_tokens": 0},
-                      "output_tokens_details": {"reasoning_tokens": 0}},
+            "id": self.fake._next_id("resp"),
+            "object": "response",
+            "created_at": 0,
+            "model": body.get("model"),
+            "status": status,
+            "output": output,
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": {
+                "input_tokens": 1,
+                "output_tokens": 1,
+                "total_tokens": 2,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            },
         }
 
     @staticmethod
     def _message(msg_id: str, text: str, status: str) -> dict[str, Any]:
-        content = [{"type": "output_text", "text": text, "annotations": []}] if status == "completed" else []
-        return {"id": msg_id, "type": "message", "role": "assistant", "status": status, "content": content}
+        content = (
+            [{"type": "output_text", "text": text, "annotations": []}]
+            if status == "completed"
+            else []
+        )
+        return {
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "status": status,
+            "content": content,
+        }
 
     def _responses_stream(self, body: dict[str, Any], text: str, fault: Fault | None) -> None:
         msg_id = self.fake._next_id("msg")
@@ -286,9 +334,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(b"data: {this is not json\n\n")
             self._end_stream()
             return
-        ev("response.output_item.added", output_index=0, item=self._message(msg_id, "", "in_progress"))
-        ev("response.content_part.added", item_id=msg_id, output_index=0, content_index=0,
-           part={"type": "output_text", "text": "", "annotations": []})
+        ev(
+            "response.output_item.added",
+            output_index=0,
+            item=self._message(msg_id, "", "in_progress"),
+        )
+        ev(
+            "response.content_part.added",
+            item_id=msg_id,
+            output_index=0,
+            content_index=0,
+            part={"type": "output_text", "text": "", "annotations": []},
+        )
         for i, token in enumerate(_tokens(text)):
             if fault and fault.kind in ("disconnect", "truncate") and i == fault.after_tokens:
                 if fault.kind == "disconnect":
@@ -298,13 +355,34 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if self.fake.token_delay_s:
                 time.sleep(self.fake.token_delay_s)
-            ev("response.output_text.delta", item_id=msg_id, output_index=0, content_index=0,
-               delta=token, logprobs=[])
-        ev("response.output_text.done", item_id=msg_id, output_index=0, content_index=0, text=text,
-           logprobs=[])
-        ev("response.content_part.done", item_id=msg_id, output_index=0, content_index=0,
-           part={"type": "output_text", "text": text, "annotations": []})
-        ev("response.output_item.done", output_index=0, item=self._message(msg_id, text, "completed"))
+            ev(
+                "response.output_text.delta",
+                item_id=msg_id,
+                output_index=0,
+                content_index=0,
+                delta=token,
+                logprobs=[],
+            )
+        ev(
+            "response.output_text.done",
+            item_id=msg_id,
+            output_index=0,
+            content_index=0,
+            text=text,
+            logprobs=[],
+        )
+        ev(
+            "response.content_part.done",
+            item_id=msg_id,
+            output_index=0,
+            content_index=0,
+            part={"type": "output_text", "text": text, "annotations": []},
+        )
+        ev(
+            "response.output_item.done",
+            output_index=0,
+            item=self._message(msg_id, text, "completed"),
+        )
         done = self._response_obj(body, text, msg_id)
         done["id"] = resp["id"]
         ev("response.completed", response=done)
@@ -318,8 +396,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream()
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
-            self._event({"id": cid, "object": "chat.completion.chunk", "created": 0, "model": model,
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            self._event(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
 
         chunk({"role": "assistant", "content": ""})
         if fault and fault.kind == "malformed":
@@ -338,8 +423,15 @@ class _Handler(BaseHTTPRequestHandler):
             chunk({"content": token})
         chunk({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage"):
-            self._event({"id": cid, "object": "chat.completion.chunk", "created": 0, "model": model,
-                         "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1,
-                                                  "total_tokens": 2}})
+            self._event(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            )
         self._event("[DONE]")
         self._end_stream()

@@ -107,7 +107,10 @@ def test_failed_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     try:
         columns = [r[1] for r in db.execute("PRAGMA table_info(threads)")]
         assert "pinned" not in columns
-        assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
+        assert (
+            db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0]
+            == 0
+        )
         assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_initial"]
     finally:
         db.close()

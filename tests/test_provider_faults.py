@@ -11,20 +11,31 @@ from typing import Any
 
 import pytest
 
-from tests.fake_provider import Fault, FakeProvider
+from tests.fake_provider import FakeProvider, Fault
 from tests.live import LiveServer, live_server, user_input
 
 FAULTS: dict[str, tuple[Fault, str, bool]] = {
     "401": (Fault("status", status=401), r"rejected the API key \(401\)", False),
     "403": (Fault("status", status=403), r"rejected the API key \(403\)", False),
     "404": (Fault("status", status=404), r"model 'fake-model' isn't available .*\(404\)", False),
-    "429": (Fault("status", status=429, headers={"Retry-After": "7"}), r"rate-limiting .*Try again in 7 seconds", True),
+    "429": (
+        Fault("status", status=429, headers={"Retry-After": "7"}),
+        r"rate-limiting .*Try again in 7 seconds",
+        True,
+    ),
     "500": (Fault("status", status=500), r"server error \(500\)", True),
     "503": (Fault("status", status=503), r"server error \(503\)", True),
-    "400": (Fault("status", status=400, body={"error": {"message": "context too long"}}),
-            r"refused the request \(400\): context too long", True),
+    "400": (
+        Fault("status", status=400, body={"error": {"message": "context too long"}}),
+        r"refused the request \(400\): context too long",
+        True,
+    ),
     "disconnect": (Fault("disconnect", after_tokens=3), r"broke before the reply finished", True),
-    "truncated": (Fault("truncate", after_tokens=3), r"(ended|broke) before (it|the reply) finished", True),
+    "truncated": (
+        Fault("truncate", after_tokens=3),
+        r"(ended|broke) before (it|the reply) finished",
+        True,
+    ),
     "malformed": (Fault("malformed"), r"couldn't be read", True),
 }
 
@@ -33,7 +44,9 @@ def error_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == "error"]
 
 
-def assert_recovers(server: LiveServer, provider: FakeProvider, thread_id: str, user_item_id: str) -> None:
+def assert_recovers(
+    server: LiveServer, provider: FakeProvider, thread_id: str, user_item_id: str
+) -> None:
     """The thread stays usable: retrying the turn once the fault is gone gives a full answer."""
     provider.clear_faults()
     provider.replies.clear()
@@ -46,7 +59,9 @@ def assert_recovers(server: LiveServer, provider: FakeProvider, thread_id: str, 
 
 
 @pytest.mark.parametrize("name", FAULTS)
-def test_fault_is_reported_and_message_kept(server: LiveServer, provider: FakeProvider, name: str) -> None:
+def test_fault_is_reported_and_message_kept(
+    server: LiveServer, provider: FakeProvider, name: str
+) -> None:
     fault, pattern, retry = FAULTS[name]
     provider.reply("This reply is long enough to be cut off part of the way through")
     provider.fail(fault)
@@ -63,7 +78,9 @@ def test_fault_is_reported_and_message_kept(server: LiveServer, provider: FakePr
     assert_recovers(server, provider, thread_id, items[0]["id"])
 
 
-def test_stall_longer_than_the_timeout(tmp_path: Path, provider: FakeProvider, env: dict[str, str]) -> None:
+def test_stall_longer_than_the_timeout(
+    tmp_path: Path, provider: FakeProvider, env: dict[str, str]
+) -> None:
     data = tmp_path / "slow"
     data.mkdir()
     (data / "settings.json").write_text(json.dumps({"max_retries": 0, "request_timeout_s": 1}))
@@ -105,7 +122,9 @@ def test_missing_key_for_openai(data_dir: Path, provider: FakeProvider) -> None:
         assert events[-1]["type"] == "thread.updated" and events[-1]["thread"]["title"] == "hi"
 
 
-def test_local_provider_needs_no_key(data_dir: Path, env: dict[str, str], provider: FakeProvider) -> None:
+def test_local_provider_needs_no_key(
+    data_dir: Path, env: dict[str, str], provider: FakeProvider
+) -> None:
     keyless = {k: v for k, v in env.items() if k != "OPENAI_API_KEY"}
     with live_server(data_dir, keyless) as server:
         events = server.stream("threads.create", input=user_input("hi"))
@@ -113,10 +132,14 @@ def test_local_provider_needs_no_key(data_dir: Path, env: dict[str, str], provid
     assert provider.chat_requests()[0].headers["authorization"] == "Bearer no-key"
 
 
-def test_cancel_keeps_partial_text_and_thread_stays_usable(server: LiveServer, provider: FakeProvider) -> None:
+def test_cancel_keeps_partial_text_and_thread_stays_usable(
+    server: LiveServer, provider: FakeProvider
+) -> None:
     provider.token_delay_s = 0.05
     provider.reply(" ".join(f"word{i}" for i in range(200)))
-    body = json.dumps({"type": "threads.create", "params": {"input": user_input("tell me a long story")}})
+    body = json.dumps(
+        {"type": "threads.create", "params": {"input": user_input("tell me a long story")}}
+    )
     thread_id = None
     deltas = 0
     with server.client.stream("POST", "/chatkit", content=body) as response:
@@ -142,6 +165,8 @@ def test_cancel_keeps_partial_text_and_thread_stays_usable(server: LiveServer, p
     assert partial.startswith("word0") and "word199" not in partial
     provider.token_delay_s = 0
     provider.reply("Short answer")
-    events = server.stream("threads.add_user_message", thread_id=thread_id, input=user_input("shorter please"))
+    events = server.stream(
+        "threads.add_user_message", thread_id=thread_id, input=user_input("shorter please")
+    )
     assert not error_events(events)
     assert server.items(thread_id)[-1]["content"][0]["text"] == "Short answer"

@@ -69,52 +69,114 @@ def every_item_type(t: str) -> list[ThreadItem]:
     """One of each ThreadItem kind chatkit defines, with non-default fields set."""
     return [
         UserMessageItem(
-            id="u1", thread_id=t, created_at=NOON,
-            content=[UserMessageTextContent(text="hello"),
-                     UserMessageTagContent(id="tag1", text="doc", data={"k": 1}, interactive=True)],
-            attachments=[FileAttachment(id="atc_1", name="a.txt", mime_type="text/plain", thread_id=t),
-                         ImageAttachment(id="atc_2", name="b.png", mime_type="image/png",
-                                         preview_url=AnyUrl("http://127.0.0.1:1/p.png"))],
-            quoted_text="quoted", inference_options=InferenceOptions(model="m"),
+            id="u1",
+            thread_id=t,
+            created_at=NOON,
+            content=[
+                UserMessageTextContent(text="hello"),
+                UserMessageTagContent(id="tag1", text="doc", data={"k": 1}, interactive=True),
+            ],
+            attachments=[
+                FileAttachment(id="atc_1", name="a.txt", mime_type="text/plain", thread_id=t),
+                ImageAttachment(
+                    id="atc_2",
+                    name="b.png",
+                    mime_type="image/png",
+                    preview_url=AnyUrl("http://127.0.0.1:1/p.png"),
+                ),
+            ],
+            quoted_text="quoted",
+            inference_options=InferenceOptions(model="m"),
         ),
         AssistantMessageItem(
-            id="a1", thread_id=t, created_at=NOON,
-            content=[AssistantMessageContent(
-                text="see source",
-                annotations=[Annotation(source=URLSource(url="https://example.org", title="Ex"), index=3)],
-            )],
+            id="a1",
+            thread_id=t,
+            created_at=NOON,
+            content=[
+                AssistantMessageContent(
+                    text="see source",
+                    annotations=[
+                        Annotation(source=URLSource(url="https://example.org", title="Ex"), index=3)
+                    ],
+                )
+            ],
         ),
-        WidgetItem.model_validate({
-            "id": "w1", "thread_id": t, "created_at": NOON, "copy_text": "copy",
-            "widget": {"type": "Card", "children": [
-                {"type": "Title", "value": "T"},
-                {"type": "Text", "value": "body", "streaming": False},
-                {"type": "Row", "children": [{"type": "Badge", "label": "new"}]},
-                {"type": "Button", "label": "Go", "onClickAction": {"type": "go", "payload": {"x": 1}}},
-            ]},
-        }),
-        WidgetItem.model_validate({
-            "id": "w2", "thread_id": t, "created_at": NOON,
-            "widget": {"type": "ListView", "children": [
-                {"type": "ListViewItem", "children": [{"type": "Text", "value": "row"}]},
-            ]},
-        }),
-        ClientToolCallItem(id="c1", thread_id=t, created_at=NOON, call_id="call_1", name="tool",
-                           arguments={"a": [1, 2]}, status="completed", output={"ok": True}),
-        WorkflowItem(id="wf1", thread_id=t, created_at=NOON,
-                     workflow=Workflow(type="reasoning", tasks=[ThoughtTask(content="thinking")],
-                                       expanded=True)),
-        TaskItem(id="tk1", thread_id=t, created_at=NOON, task=CustomTask(title="Did", content="it")),
+        WidgetItem.model_validate(
+            {
+                "id": "w1",
+                "thread_id": t,
+                "created_at": NOON,
+                "copy_text": "copy",
+                "widget": {
+                    "type": "Card",
+                    "children": [
+                        {"type": "Title", "value": "T"},
+                        {"type": "Text", "value": "body", "streaming": False},
+                        {"type": "Row", "children": [{"type": "Badge", "label": "new"}]},
+                        {
+                            "type": "Button",
+                            "label": "Go",
+                            "onClickAction": {"type": "go", "payload": {"x": 1}},
+                        },
+                    ],
+                },
+            }
+        ),
+        WidgetItem.model_validate(
+            {
+                "id": "w2",
+                "thread_id": t,
+                "created_at": NOON,
+                "widget": {
+                    "type": "ListView",
+                    "children": [
+                        {"type": "ListViewItem", "children": [{"type": "Text", "value": "row"}]},
+                    ],
+                },
+            }
+        ),
+        ClientToolCallItem(
+            id="c1",
+            thread_id=t,
+            created_at=NOON,
+            call_id="call_1",
+            name="tool",
+            arguments={"a": [1, 2]},
+            status="completed",
+            output={"ok": True},
+        ),
+        WorkflowItem(
+            id="wf1",
+            thread_id=t,
+            created_at=NOON,
+            workflow=Workflow(
+                type="reasoning", tasks=[ThoughtTask(content="thinking")], expanded=True
+            ),
+        ),
+        TaskItem(
+            id="tk1", thread_id=t, created_at=NOON, task=CustomTask(title="Did", content="it")
+        ),
         HiddenContextItem(id="h1", thread_id=t, created_at=NOON, content={"secret": "ctx"}),
         SDKHiddenContextItem(id="sh1", thread_id=t, created_at=NOON, content="sdk ctx"),
-        GeneratedImageItem(id="g1", thread_id=t, created_at=NOON,
-                           image=GeneratedImage(id="img", url="data:image/png;base64,AAAA")),
+        GeneratedImageItem(
+            id="g1",
+            thread_id=t,
+            created_at=NOON,
+            image=GeneratedImage(id="img", url="data:image/png;base64,AAAA"),
+        ),
         StructuredInputItem(
-            id="s1", thread_id=t, created_at=NOON,
-            inputs=[StructuredInputMultipleChoice(
-                        id="q1", question="Pick", multiple=True,
-                        options=[StructuredInputMultipleChoiceOption(value="a", label="A")]),
-                    StructuredInputFreeform(id="q2", question="Why?")],
+            id="s1",
+            thread_id=t,
+            created_at=NOON,
+            inputs=[
+                StructuredInputMultipleChoice(
+                    id="q1",
+                    question="Pick",
+                    multiple=True,
+                    options=[StructuredInputMultipleChoiceOption(value="a", label="A")],
+                ),
+                StructuredInputFreeform(id="q2", question="Why?"),
+            ],
         ),
         EndOfTurnItem(id="e1", thread_id=t, created_at=NOON),
     ]
@@ -147,9 +209,16 @@ class StoreContract(ABC):
 
     # ---- threads
 
-    async def test_thread_round_trips_with_title_status_and_metadata(self, store: Store[RequestContext]) -> None:
-        original = thread("t1", title="Trip plans", status=LockedStatus(reason="archived"),
-                          metadata={"pinned": True, "tags": ["a"]}, allowed_image_domains=["x.org"])
+    async def test_thread_round_trips_with_title_status_and_metadata(
+        self, store: Store[RequestContext]
+    ) -> None:
+        original = thread(
+            "t1",
+            title="Trip plans",
+            status=LockedStatus(reason="archived"),
+            metadata={"pinned": True, "tags": ["a"]},
+            allowed_image_domains=["x.org"],
+        )
         await store.save_thread(original, CTX)
         assert await store.load_thread("t1", CTX) == original
 
@@ -163,7 +232,9 @@ class StoreContract(ABC):
         with pytest.raises(NotFoundError):
             await store.load_thread("nope", CTX)
 
-    async def test_threads_listed_most_recently_active_first(self, store: Store[RequestContext]) -> None:
+    async def test_threads_listed_most_recently_active_first(
+        self, store: Store[RequestContext]
+    ) -> None:
         for name in ("a", "b", "c"):
             await store.save_thread(thread(name), CTX)
         assert await all_pages(store, 10) == ["c", "b", "a"]
@@ -289,8 +360,9 @@ class StoreContract(ABC):
     # ---- attachment metadata
 
     async def test_attachment_metadata_round_trips(self, store: Store[RequestContext]) -> None:
-        attachment = FileAttachment(id="atc_1", name="notes.txt", mime_type="text/plain",
-                                    metadata={"k": "v"})
+        attachment = FileAttachment(
+            id="atc_1", name="notes.txt", mime_type="text/plain", metadata={"k": "v"}
+        )
         await store.save_attachment(attachment, CTX)
         assert await store.load_attachment("atc_1", CTX) == attachment
         await store.delete_attachment("atc_1", CTX)
@@ -336,9 +408,11 @@ class TestSQLiteStore(StoreContract):
         await store.save_thread(thread("t1"), CTX)
 
         def pragmas(db: Any) -> tuple[Any, ...]:
-            return (db.execute("PRAGMA journal_mode").fetchone()[0],
-                    db.execute("PRAGMA foreign_keys").fetchone()[0],
-                    db.execute("PRAGMA busy_timeout").fetchone()[0])
+            return (
+                db.execute("PRAGMA journal_mode").fetchone()[0],
+                db.execute("PRAGMA foreign_keys").fetchone()[0],
+                db.execute("PRAGMA busy_timeout").fetchone()[0],
+            )
 
         try:
             assert await store._read(pragmas) == ("wal", 1, 10000)

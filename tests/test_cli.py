@@ -1,0 +1,253 @@
+"""The real command line, as a subprocess: start, serve, stop cleanly, fail clearly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fake_provider import FakeProvider, Fault
+from tests.live import API_KEY, parse_sse, user_input
+
+TOKEN = "cli-test-token-abcdefghijklmnopqrstuvwxyz"
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "desktop", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+class Running:
+    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=30,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+        self.client.close()
+        self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err
+
+
+@contextmanager
+def running(data_dir: Path, env: dict[str, str] | None = None, *extra: str) -> Iterator[Running]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "desktop",
+            "--no-window",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CHATKIT_DESKTOP_TOKEN": TOKEN, **(env or {})},
+    )
+    assert proc.stdout is not None
+    port = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if match := re.search(r"serving on http://127\.0\.0\.1:(\d+)", line):
+            port = int(match.group(1))
+            break
+    if port is None:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"server did not start: {out} {err}")
+    run = Running(proc, port)
+    try:
+        yield run
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_version_and_help() -> None:
+    version = run_cli("--version")
+    assert version.returncode == 0 and re.match(r"chatkit-desktop \d+\.\d+\.\d+", version.stdout)
+    helptext = run_cli("--help")
+    assert helptext.returncode == 0
+    for word in ("--data-dir", "--no-window", "--port", "Data:", "Logs:"):
+        assert word in helptext.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serves_then_stops_cleanly_on_signal(tmp_path: Path, sig: int) -> None:
+    with running(tmp_path / "data") as app:
+        assert app.client.get("/api/health").json()["status"] == "ok"
+        assert app.client.get("/api/health", headers={"Authorization": ""}).status_code == 401
+        code, _out, err = app.stop(sig)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert (tmp_path / "data" / "chats.db").exists()
+
+
+def test_sign_in_url_sets_a_cookie_and_drops_the_token(tmp_path: Path) -> None:
+    with running(tmp_path / "data") as app:
+        anonymous = httpx.Client(base_url=f"http://127.0.0.1:{app.port}")
+        response = anonymous.get(f"/?token={TOKEN}", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/"
+        assert "httponly" in response.headers["set-cookie"].lower()
+        assert anonymous.get("/api/health").status_code == 200  # the cookie now signs it in
+        assert httpx.get(f"http://127.0.0.1:{app.port}/api/health").status_code == 401
+        anonymous.close()
+        app.stop()
+
+
+def test_busy_port_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("--no-window", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip()
+        == f"chatkit-desktop: port {port} is already in use. Choose another with --port, or 0 for any."
+    )
+
+
+def test_unwritable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_cli("--no-window", "--data-dir", str(blocker / "data"))
+    assert result.returncode != 0
+    assert result.stderr.startswith("chatkit-desktop: can't create the data folder")
+    assert "Traceback" not in result.stderr
+
+
+def test_newer_database_is_refused_clearly(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    db = sqlite3.connect(data / "chats.db")
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    db.execute("INSERT INTO _migrations VALUES ('m001_initial', 'x'), ('m777_future', 'x')")
+    db.commit()
+    db.close()
+    result = run_cli("--no-window", "--data-dir", str(data))
+    assert result.returncode == 1
+    assert "written by a newer version of ChatKit Desktop" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_data_dir_from_env(tmp_path: Path) -> None:
+    data = tmp_path / "from-env"
+    with running(tmp_path / "ignored", {"CHATKIT_DESKTOP_DATA_DIR": str(data)}) as app:
+        app.stop()
+    # --data-dir wins over the env var
+    assert (tmp_path / "ignored" / "chats.db").exists() and not data.exists()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop", "--no-window", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CHATKIT_DESKTOP_DATA_DIR": str(data)},
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert (data / "chats.db").exists()
+
+
+def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
+    """Responses, stdout, stderr, the log file and the DB never contain the key."""
+    provider = FakeProvider().start()
+    data = tmp_path / "data"
+    env = {
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": provider.base_url,
+        "CHATKIT_DESKTOP_MODEL": "fake-model",
+    }
+    seen: list[bytes] = []
+    try:
+        with running(data, env, "--debug") as app:
+
+            def post(payload: dict[str, object]) -> bytes:
+                response = app.client.post("/chatkit", json=payload)
+                seen.append(response.content + str(response.headers).encode())
+                return response.content
+
+            first = parse_sse(
+                post({"type": "threads.create", "params": {"input": user_input("hello")}})
+            )
+            thread_id = first[0]["thread"]["id"]
+            # A provider that echoes the key back in its error, as real ones do.
+            provider.fail(
+                Fault(
+                    "status",
+                    status=401,
+                    times=2,
+                    body={"error": {"message": f"Incorrect API key provided: {API_KEY}"}},
+                )
+            )
+            post(
+                {
+                    "type": "threads.add_user_message",
+                    "params": {"thread_id": thread_id, "input": user_input("again")},
+                }
+            )
+            provider.fail(
+                Fault(
+                    "status",
+                    status=400,
+                    body={"error": {"message": f"bad request for key {API_KEY}"}},
+                )
+            )
+            post(
+                {
+                    "type": "threads.add_user_message",
+                    "params": {"thread_id": thread_id, "input": user_input("more")},
+                }
+            )
+            post({"type": "threads.list", "params": {}})
+            post({"type": "items.list", "params": {"thread_id": thread_id}})
+            seen.append(app.client.get("/").content)
+            seen.append(app.client.get("/api/health").content)
+            code, out, err = app.stop()
+        assert code == 0
+        seen += [out.encode(), err.encode()]
+        for path in data.rglob("*"):
+            if path.is_file():
+                seen.append(path.read_bytes())
+        assert any(p.name.endswith(".log") for p in data.rglob("*"))
+        assert any(b"rejected the API key" in blob for blob in seen)
+        secret = API_KEY.encode()
+        for blob in seen:
+            assert secret not in blob
+            assert b"SECRETKEY" not in blob
+        assert provider.chat_requests()[0].headers["authorization"] == f"Bearer {API_KEY}"
+    finally:
+        provider.stop()
