@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -202,6 +203,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         self.close_connection = True
 
+    def _paced_tokens(self, text: str, fault: Fault | None) -> Iterator[str | None]:
+        """The reply's tokens at the configured pace; None once a stream fault has ended it."""
+        for i, token in enumerate(_tokens(text)):
+            if fault and fault.kind in ("disconnect", "truncate") and i == fault.after_tokens:
+                if fault.kind == "disconnect":
+                    self._cut()
+                else:
+                    self._end_stream()
+                yield None
+                return
+            if self.fake.token_delay_s:
+                time.sleep(self.fake.token_delay_s)
+            yield token
+
     # ---- routes
 
     def do_GET(self) -> None:
@@ -346,15 +361,9 @@ class _Handler(BaseHTTPRequestHandler):
             content_index=0,
             part={"type": "output_text", "text": "", "annotations": []},
         )
-        for i, token in enumerate(_tokens(text)):
-            if fault and fault.kind in ("disconnect", "truncate") and i == fault.after_tokens:
-                if fault.kind == "disconnect":
-                    self._cut()
-                else:
-                    self._end_stream()
+        for token in self._paced_tokens(text, fault):
+            if token is None:
                 return
-            if self.fake.token_delay_s:
-                time.sleep(self.fake.token_delay_s)
             ev(
                 "response.output_text.delta",
                 item_id=msg_id,
@@ -411,15 +420,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(b"data: {this is not json\n\n")
             self._end_stream()
             return
-        for i, token in enumerate(_tokens(text)):
-            if fault and fault.kind in ("disconnect", "truncate") and i == fault.after_tokens:
-                if fault.kind == "disconnect":
-                    self._cut()
-                else:
-                    self._end_stream()
+        for token in self._paced_tokens(text, fault):
+            if token is None:
                 return
-            if self.fake.token_delay_s:
-                time.sleep(self.fake.token_delay_s)
             chunk({"content": token})
         chunk({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage"):

@@ -329,3 +329,16 @@ def test_slow_title_never_holds_the_reply_and_lands_later(
             break
         time.sleep(0.1)
     assert title == "Fake title"
+
+
+def test_pdf_attachment_is_sent_as_a_file(server: LiveServer, provider: FakeProvider) -> None:
+    pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    att = server.call(
+        "attachments.create", name="report.pdf", size=len(pdf), mime_type="application/pdf"
+    )
+    assert att["type"] == "file"
+    assert server.client.put(f"/api/attachments/{att['id']}/upload", content=pdf).status_code == 200
+    events = server.stream("threads.create", input=user_input("summarize", [att["id"]]))
+    assert not [e for e in events if e["type"] == "error"]
+    sent = json.dumps(provider.chat_requests()[-1].body)
+    assert "data:application/pdf;base64," in sent and "report.pdf" in sent
