@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 from chatkit.server import StreamingResult
@@ -15,6 +16,7 @@ from chatkit.store import NotFoundError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import StreamingResponse
@@ -22,16 +24,18 @@ from starlette.responses import StreamingResponse
 from desktop import __version__
 from desktop import attachments as rules
 from desktop.chat_server import DesktopChatServer
-from desktop.config import ProviderConfig, apply_env, load_settings, provider_config
 from desktop.context import RequestContext
 from desktop.errors import DesktopError, InvalidRequestError, PayloadTooLarge
-from desktop.keys import KeyFile, lookup_key
+from desktop.keys import KeyStore
 from desktop.paths import Paths, resolve_paths
 from desktop.protocol import MAX_REQUEST_BYTES, parse_request
 from desktop.security import PAGE_CSP, SESSION_COOKIE, Guard, GuardMiddleware, token_matches
+from desktop.settings_api import SettingsService, settings_router
 from desktop.store import SQLiteStore
 
 log = logging.getLogger(__name__)
+
+UI_DIR = Path(__file__).parent / "ui"
 
 _STREAM_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 
@@ -42,6 +46,7 @@ class AppState:
     store: SQLiteStore
     server: DesktopChatServer
     token: str
+    settings: SettingsService
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -82,19 +87,20 @@ def create_app(
     port: int | None = None,
     env: Mapping[str, str] | None = None,
     store: SQLiteStore | None = None,
+    keys: KeyStore | None = None,
+    log_file: Path | None = None,
+    on_focus: Callable[[], bool] | None = None,
 ) -> FastAPI:
-    """Build the app. `port` is the one it will be served on (checked against Host headers)."""
+    """Build the app. `port` is the one it will be served on (checked against Host headers).
+
+    `on_focus` brings the window to the front when a second launch asks for it.
+    """
     environ = dict(os.environ if env is None else env)
     paths = resolve_paths(data_dir or environ.get("CHATKIT_DESKTOP_DATA_DIR"))
-    settings = apply_env(load_settings(paths.settings), environ)
-    key_file = KeyFile(paths.key_file)
-
-    def current_config() -> ProviderConfig:
-        return provider_config(settings, lookup_key(environ, key_file))
-
+    service = SettingsService(paths.settings, environ, keys or KeyStore(paths.data))
     db = store or SQLiteStore(paths.db, attachments_dir=paths.attachments)
-    chat = DesktopChatServer(db, current_config)
-    state = AppState(paths=paths, store=db, server=chat, token=token)
+    chat = DesktopChatServer(db, service.provider_config)
+    state = AppState(paths=paths, store=db, server=chat, token=token, settings=service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +121,12 @@ def create_app(
     )
     app.state.desktop = state
     app.add_middleware(GuardMiddleware, guard=Guard(token, port))
+    app.include_router(
+        settings_router(
+            service, chat.clients, data_dir=paths.data, log_file=lambda: log_file, on_focus=on_focus
+        )
+    )
+    app.mount("/static", StaticFiles(directory=UI_DIR), name="static")
 
     @app.exception_handler(DesktopError)
     async def _desktop_error(request: Request, exc: DesktopError) -> JSONResponse:
@@ -216,7 +228,7 @@ def create_app(
                     SESSION_COOKIE, token, httponly=True, samesite="strict", path="/"
                 )
             return response
-        return HTMLResponse(_PLACEHOLDER_PAGE, headers={"Content-Security-Policy": PAGE_CSP})
+        return FileResponse(UI_DIR / "index.html", headers={"Content-Security-Policy": PAGE_CSP})
 
     return app
 
@@ -224,11 +236,3 @@ def create_app(
 async def _file_chunks(file: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await file.read(64 * 1024):
         yield chunk
-
-
-_PLACEHOLDER_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ChatKit Desktop</title></head>
-<body><main><h1>ChatKit Desktop</h1>
-<p>The chat server is running. Clients speak the ChatKit protocol at <code>/chatkit</code>.</p>
-</main></body></html>
-"""

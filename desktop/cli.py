@@ -1,17 +1,38 @@
-"""Command line: `python -m desktop` and `chatkit-desktop`."""
+"""Command line: `python -m desktop` and `chatkit-desktop`.
+
+Start-up order matters for launch time: arguments, data dir and the single-instance lock are
+cheap and come first; the window appears next; chatkit and the Agents SDK (about 1.4 s of
+imports) load behind it, on the thread that starts the server.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
+import html
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from desktop import __version__
 
+if TYPE_CHECKING:
+    import socket
+
+    from fastapi import FastAPI
+
+    from desktop.keys import KeyStore
+    from desktop.paths import Paths
+
 log = logging.getLogger("desktop")
+STARTED = time.monotonic()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,18 +57,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="port on 127.0.0.1 to serve on (default: a free port)",
     )
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--no-window",
         action="store_true",
         help="serve only, and print a URL that signs a browser in",
     )
-    parser.add_argument("--debug", action="store_true", help="verbose logs")
+    mode.add_argument(
+        "--browser",
+        action="store_true",
+        help="open the app in the default browser instead of a window",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="developer tools in the window, and verbose logs"
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
 def _fail(message: str, code: int = 1) -> int:
-    print(f"chatkit-desktop: {message}", file=sys.stderr)
+    print(f"chatkit-desktop: {message}", file=sys.stderr, flush=True)
     return code
 
 
@@ -66,19 +95,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.access(paths.data, os.W_OK):
         return _fail(f"the data folder {paths.data} is not writable.")
 
-    # Heavy imports (chatkit pulls in the Agents SDK) come after the argument checks.
-    from desktop.app import create_app
-    from desktop.errors import DesktopError
-    from desktop.keys import KeyFile, lookup_key
+    from desktop.instance import InstanceLock, ask_to_focus
+
+    lock = InstanceLock(paths.data)
+    if not lock.acquire():
+        if ask_to_focus(paths.data):
+            print(
+                "ChatKit Desktop is already running for this data folder; brought it to the front."
+            )
+            return 0
+        return _fail(f"another ChatKit Desktop is already using {paths.data}.")
+    try:
+        return _run(args, paths, lock)
+    finally:
+        lock.release()
+
+
+def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
+    from desktop.keys import KeyStore, lookup_key
     from desktop.logs import setup_logging
     from desktop.security import make_token
-    from desktop.serving import bind_loopback, serve
-    from desktop.store import SQLiteStore
+    from desktop.serving import bind_loopback
 
     token = make_token()
-    key_file = KeyFile(paths.key_file)
+    keys = KeyStore(paths.data)
     log_file = setup_logging(
-        paths.logs, debug=args.debug, secrets=lambda: (token, lookup_key(os.environ, key_file))
+        paths.logs, debug=args.debug, secrets=lambda: (token, lookup_key(os.environ, keys)[0])
     )
     try:
         sock = bind_loopback(args.port)
@@ -89,26 +131,135 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return _fail(f"can't listen on 127.0.0.1:{args.port}: {exc.strerror}.")
     port = sock.getsockname()[1]
+    lock.publish(port, token)
+    sign_in = f"http://127.0.0.1:{port}/?token={token}"
+    log.info("starting on 127.0.0.1:%d, data dir %s", port, paths.data)
+
+    if args.no_window or args.browser:
+        return _serve_headless(args, paths, sock, token, keys, log_file, sign_in)
+    return _serve_window(args, paths, sock, token, keys, log_file, sign_in)
+
+
+def _build_app(
+    paths: Paths,
+    sock: socket.socket,
+    token: str,
+    keys: KeyStore,
+    log_file: Path,
+    on_focus: Callable[[], bool] | None,
+) -> FastAPI:
+    """Open the store and build the app; raises DesktopError with a sentence for the user."""
+    from desktop.app import create_app
+    from desktop.store import SQLiteStore
 
     store = SQLiteStore(paths.db, attachments_dir=paths.attachments)
     try:
         store.open()
-        app = create_app(data_dir=paths.data, token=token, port=port, store=store)
+        return create_app(
+            data_dir=paths.data,
+            token=token,
+            port=sock.getsockname()[1],
+            store=store,
+            keys=keys,
+            log_file=log_file,
+            on_focus=on_focus,
+        )
+    except BaseException:
+        store.close()
+        raise
+
+
+def _serve_headless(
+    args: argparse.Namespace,
+    paths: Paths,
+    sock: socket.socket,
+    token: str,
+    keys: KeyStore,
+    log_file: Path,
+    sign_in: str,
+) -> int:
+    from desktop.errors import DesktopError
+    from desktop.serving import serve
+
+    def reopen_browser() -> bool:
+        return webbrowser.open(sign_in) if args.browser else False
+
+    try:
+        app = _build_app(paths, sock, token, keys, log_file, reopen_browser)
     except DesktopError as exc:
         sock.close()
-        store.close()
         return _fail(exc.message)
-
-    if not args.no_window:
-        print(
-            "chatkit-desktop: the desktop window is not available in this build; serving only.",
-            file=sys.stderr,
-        )
+    port = sock.getsockname()[1]
     print(f"ChatKit Desktop {__version__} is serving on http://127.0.0.1:{port}", flush=True)
-    print(f"Open this URL to sign a browser in: http://127.0.0.1:{port}/?token={token}", flush=True)
+    print(f"Open this URL to sign a browser in: {sign_in}", flush=True)
     print(f"Data: {paths.data}  Log: {log_file}", flush=True)
-    log.info("serving on 127.0.0.1:%d, data dir %s", port, paths.data)
-
+    if args.browser:
+        threading.Timer(0.3, lambda: webbrowser.open(sign_in)).start()
     serve(app, sock)
     log.info("stopped cleanly")
     return 0
+
+
+def _serve_window(
+    args: argparse.Namespace,
+    paths: Paths,
+    sock: socket.socket,
+    token: str,
+    keys: KeyStore,
+    log_file: Path,
+    sign_in: str,
+) -> int:
+    from desktop.window import DesktopWindow
+
+    window = DesktopWindow(debug=args.debug, process_started=STARTED)
+    state: dict[str, Any] = {"server": None, "thread": None, "code": 0}
+
+    def page_loaded(seconds: float) -> None:
+        log.info("window ready: page loaded %.2f s after start", seconds)
+        print(
+            f"ChatKit Desktop window is ready (page loaded {seconds:.2f} s after start)", flush=True
+        )
+
+    def stop_server() -> None:
+        if state["server"] is not None:
+            state["server"].should_exit = True
+
+    window.on_page_loaded = page_loaded
+    window.on_close = stop_server
+
+    def boot() -> None:
+        from desktop.errors import DesktopError
+
+        try:
+            app = _build_app(paths, sock, token, keys, log_file, window.focus)
+        except DesktopError as exc:
+            state["code"] = _fail(exc.message)
+            window.window.load_html(
+                "<!doctype html><meta charset='utf-8'><body style='font:15px system-ui;margin:2em'>"
+                f"<h1>ChatKit Desktop can't start</h1><p>{html.escape(exc.message)}</p></body>"
+            )
+            return
+        from desktop.serving import make_server
+
+        server = make_server(app)
+        state["server"] = server
+        thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="server", daemon=False
+        )
+        state["thread"] = thread
+        thread.start()
+        while not server.started and thread.is_alive():
+            time.sleep(0.005)
+        if window.closed.is_set():
+            server.should_exit = True
+            return
+        window.show_app(sign_in)
+
+    window.run(boot)
+    # The window is closed: let the server finish in-flight requests and DB writes, then exit.
+    stop_server()
+    if state["thread"] is not None:
+        state["thread"].join(timeout=20)
+    sock.close()
+    log.info("window closed; stopped cleanly")
+    return int(state["code"])

@@ -21,8 +21,19 @@ from desktop.errors import ConfigError
 log = logging.getLogger(__name__)
 
 ApiFlavour = Literal["responses", "chat_completions"]
+Provider = Literal["openai", "ollama", "lmstudio", "custom"]
+Theme = Literal["system", "light", "dark"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-5-mini"
+
+# What choosing a provider in Settings fills in. Local servers speak Chat Completions.
+PROVIDER_PRESETS: dict[str, tuple[str, ApiFlavour]] = {
+    "openai": (OPENAI_BASE_URL, "responses"),
+    "ollama": ("http://localhost:11434/v1", "chat_completions"),
+    "lmstudio": ("http://localhost:1234/v1", "chat_completions"),
+}
+# Providers that run on the user's machine and need no key.
+KEYLESS_PROVIDERS = ("ollama", "lmstudio")
 
 ENV_API_KEY = "OPENAI_API_KEY"
 ENV_BASE_URL = "OPENAI_BASE_URL"
@@ -43,6 +54,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
+    provider: Provider = "openai"
     base_url: str = OPENAI_BASE_URL
     api: ApiFlavour = "responses"
     model: str = DEFAULT_MODEL
@@ -53,6 +65,7 @@ class Settings(BaseModel):
     history_max_items: int = Field(default=60, ge=1, le=1000)
     history_max_chars: int = Field(default=120_000, ge=1000)
     generate_titles: bool = True
+    theme: Theme = "system"
 
     @field_validator("base_url")
     @classmethod

@@ -1,16 +1,26 @@
-"""Where the user's API key comes from. Lookup order: OPENAI_API_KEY, then the key file.
+"""Where the user's API key lives. Lookup order: OPENAI_API_KEY, then the key store.
 
-The key file is `<data dir>/api_key`, created with mode 0600 so no other user can read it.
+The key store is the OS keychain (via `keyring`) when a real backend is available; otherwise a
+file `<data dir>/api_key` created with mode 0600, so no other user can read it. The key is never
+written to the settings file, the database or a log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from desktop.config import ENV_API_KEY
+
+log = logging.getLogger(__name__)
+
+KEYRING_SERVICE = "chatkit-desktop"
+KeySource = Literal["env", "keychain", "file", "none"]
 
 
 class KeyFile:
@@ -39,5 +49,89 @@ class KeyFile:
             self.path.unlink()
 
 
-def lookup_key(env: Mapping[str, str], key_file: KeyFile) -> str | None:
-    return env.get(ENV_API_KEY) or key_file.get()
+def keychain_available() -> bool:
+    """Whether keyring has a real backend here (not the 'fail' or an empty chainer one)."""
+    try:
+        import keyring
+        from keyring.backends import chainer, fail
+    except ImportError:
+        return False
+    try:
+        backend = keyring.get_keyring()
+    except Exception:
+        return False
+    if isinstance(backend, fail.Keyring):
+        return False
+    if isinstance(backend, chainer.ChainerBackend):
+        return bool(backend.backends)
+    return True
+
+
+class KeyStore:
+    """The saved key: in the keychain when there is one, else in the 0600 file. Cached in memory."""
+
+    def __init__(self, data_dir: Path, *, use_keychain: bool | None = None) -> None:
+        self.file = KeyFile(data_dir / "api_key")
+        self.account = str(data_dir)
+        self.use_keychain = keychain_available() if use_keychain is None else use_keychain
+        self._lock = threading.Lock()
+        self._cached: str | None = None
+        self._loaded = False
+
+    @property
+    def backend(self) -> Literal["keychain", "file"]:
+        return "keychain" if self.use_keychain else "file"
+
+    def get(self) -> str | None:
+        with self._lock:
+            if not self._loaded:
+                self._cached = self._read()
+                self._loaded = True
+            return self._cached
+
+    def _read(self) -> str | None:
+        if self.use_keychain:
+            try:
+                import keyring
+
+                value = keyring.get_password(KEYRING_SERVICE, self.account)
+            except Exception as exc:
+                log.warning(
+                    "reading the keychain failed (%s); using the key file", type(exc).__name__
+                )
+            else:
+                if value:
+                    return value
+        return self.file.get()
+
+    def set(self, key: str) -> None:
+        key = key.strip()
+        with self._lock:
+            if self.use_keychain:
+                import keyring
+
+                keyring.set_password(KEYRING_SERVICE, self.account, key)
+                self.file.clear()  # never leave a second, plainer copy behind
+            else:
+                self.file.set(key)
+            self._cached, self._loaded = key, True
+
+    def clear(self) -> None:
+        with self._lock:
+            if self.use_keychain:
+                import keyring
+                from keyring.errors import PasswordDeleteError
+
+                with contextlib.suppress(PasswordDeleteError):
+                    keyring.delete_password(KEYRING_SERVICE, self.account)
+            self.file.clear()
+            self._cached, self._loaded = None, True
+
+
+def lookup_key(env: Mapping[str, str], store: KeyStore) -> tuple[str | None, KeySource]:
+    if env.get(ENV_API_KEY):
+        return env[ENV_API_KEY], "env"
+    key = store.get()
+    if key:
+        return key, store.backend
+    return None, "none"

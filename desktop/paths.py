@@ -30,10 +30,6 @@ class Paths:
     def attachments(self) -> Path:
         return self.data / "attachments"
 
-    @property
-    def key_file(self) -> Path:
-        return self.data / "api_key"
-
 
 def resolve_paths(data_dir: str | os.PathLike[str] | None = None) -> Paths:
     """The one place the data dir is chosen: `--data-dir`, else the env var, else platformdirs.

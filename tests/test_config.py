@@ -11,7 +11,7 @@ import pytest
 
 from desktop.config import Settings, apply_env, load_settings, provider_config, save_settings
 from desktop.errors import ConfigError
-from desktop.keys import KeyFile, lookup_key
+from desktop.keys import KeyStore, lookup_key
 from desktop.paths import resolve_paths
 
 
@@ -67,14 +67,16 @@ def test_corrupt_settings_file_is_kept_aside_and_defaults_used(
 
 
 def test_key_lookup_order_and_file_mode(tmp_path: Path) -> None:
-    key_file = KeyFile(tmp_path / "api_key")
-    assert lookup_key({}, key_file) is None
-    key_file.set("sk-from-file")
-    assert stat.S_IMODE(os.stat(key_file.path).st_mode) == 0o600
-    assert lookup_key({}, key_file) == "sk-from-file"
-    assert lookup_key({"OPENAI_API_KEY": "sk-from-env"}, key_file) == "sk-from-env"
-    cfg = provider_config(Settings(), lookup_key({}, key_file))
+    keys = KeyStore(tmp_path, use_keychain=False)
+    assert lookup_key({}, keys) == (None, "none")
+    keys.set("sk-from-file-1234")
+    assert stat.S_IMODE(os.stat(tmp_path / "api_key").st_mode) == 0o600
+    assert lookup_key({}, keys) == ("sk-from-file-1234", "file")
+    assert lookup_key({"OPENAI_API_KEY": "sk-from-env"}, keys) == ("sk-from-env", "env")
+    cfg = provider_config(Settings(), lookup_key({}, keys)[0])
     assert "sk-from-file" not in repr(cfg)
+    keys.clear()
+    assert lookup_key({}, KeyStore(tmp_path, use_keychain=False)) == (None, "none")
 
 
 def test_one_data_dir_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

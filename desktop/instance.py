@@ -1,0 +1,101 @@
+"""One running instance per data dir.
+
+The first launch takes an exclusive lock on `<data dir>/.instance.lock` (released by the OS if the
+process dies, so a crash never leaves a stale lock) and records its port and token in
+`<data dir>/.instance.json` (mode 0600). A second launch finds the lock held, asks the running
+instance to bring its window to the front, and exits. Two servers never write one DB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+LOCK_NAME = ".instance.lock"
+INFO_NAME = ".instance.json"
+
+
+def _try_lock(handle: IO[bytes]) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class InstanceLock:
+    data_dir: Path
+    _handle: IO[bytes] | None = None
+
+    @property
+    def info_path(self) -> Path:
+        return self.data_dir / INFO_NAME
+
+    def acquire(self) -> bool:
+        """True if this process is now the instance for the data dir."""
+        handle = open(self.data_dir / LOCK_NAME, "a+b")  # noqa: SIM115 (held for the process's life)
+        if not _try_lock(handle):
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def publish(self, port: int, token: str) -> None:
+        tmp = self.info_path.with_suffix(".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"pid": os.getpid(), "port": port, "token": token}, out)
+        os.replace(tmp, self.info_path)
+
+    def release(self) -> None:
+        if self._handle is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.info_path.unlink()
+        self._handle.close()
+        self._handle = None
+
+
+def running_instance(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads((data_dir / INFO_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def ask_to_focus(data_dir: Path, timeout: float = 5.0) -> bool:
+    """Ask the running instance to show its window. True if it answered."""
+    info = running_instance(data_dir)
+    if not info:
+        return False
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{int(info['port'])}/api/instance/focus",
+        method="POST",
+        headers={"Authorization": f"Bearer {info['token']}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

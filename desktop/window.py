@@ -1,0 +1,111 @@
+"""The native window (pywebview). The only module that imports `webview`.
+
+The window shows a small loading page at once; the server, and the heavy imports it needs,
+start behind it, and the window navigates to the app when the server answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TITLE = "ChatKit Desktop"
+
+LOADING_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+html,body{height:100%;margin:0;font:15px system-ui,sans-serif;display:grid;place-items:center}
+@media (prefers-color-scheme: dark){html{background:#1e1f22;color:#e8e8e8}}
+</style></head><body><p>Starting ChatKit Desktop…</p></body></html>"""
+
+
+def prepare_qt_environment() -> None:
+    """Settings Qt reads at import time, so call this before importing webview."""
+    if sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        # QtWebEngine refuses to run as root with its sandbox on; only then do we turn it off.
+        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+
+
+class DesktopWindow:
+    def __init__(self, *, debug: bool, process_started: float) -> None:
+        prepare_qt_environment()
+        import webview
+
+        self._webview = webview
+        self.debug = debug
+        self.process_started = process_started
+        window = webview.create_window(
+            TITLE, html=LOADING_PAGE, width=1100, height=760, min_size=(360, 480)
+        )
+        if window is None:
+            raise RuntimeError("pywebview did not create a window")
+        window.events.loaded += self._on_loaded
+        window.events.closed += self._on_closed
+        self.window: Any = window
+        self._app_url: str | None = None
+        self.closed = threading.Event()
+        self.on_close: Callable[[], None] = lambda: None
+        self.on_page_loaded: Callable[[float], None] = lambda seconds: None
+
+    def _on_loaded(self) -> None:
+        url = self.window.get_current_url() or ""
+        if self._app_url and url.startswith(self._app_url.split("?", 1)[0]):
+            self.on_page_loaded(time.monotonic() - self.process_started)
+
+    def _on_closed(self) -> None:
+        self.closed.set()
+        self.on_close()
+
+    def show_app(self, url: str) -> None:
+        """Navigate to the app. The sign-in URL swaps the token for a cookie and redirects."""
+        self._app_url = url
+        self.window.load_url(url)
+
+    def focus(self) -> bool:
+        """Bring the window to the front (a second launch asks for this)."""
+        if self.closed.is_set():
+            return False
+        try:
+            self.window.restore()
+            self.window.show()
+            # Raising above other apps: toggling on_top is what works across platforms.
+            self.window.on_top = True
+            self.window.on_top = False
+        except Exception:
+            log.exception("could not focus the window")
+            return False
+        return True
+
+    def close(self) -> None:
+        if not self.closed.is_set():
+            self.window.destroy()
+
+    def run(self, boot: Callable[[], None]) -> None:
+        """Show the window and run `boot` on a background thread. Blocks until it is closed."""
+        self._stop_on_signals()
+        if sys.platform.startswith("linux"):
+            self._webview.start(boot, gui="qt", debug=self.debug, private_mode=True)
+        else:
+            self._webview.start(boot, debug=self.debug, private_mode=True)
+
+    def _stop_on_signals(self) -> None:
+        # While Qt's loop runs, Python signal handlers only run when Python code does. The
+        # wakeup fd is written by the C-level handler at once, so a watcher thread sees it.
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda s, f: None)
+
+        def watch() -> None:
+            while os.read(read_fd, 1):
+                log.info("signal received: closing the window")
+                self.close()
+
+        threading.Thread(target=watch, name="signal-watch", daemon=True).start()
