@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +23,6 @@ from starlette.responses import StreamingResponse
 
 from desktop import __version__
 from desktop import attachments as rules
-from desktop.chat_server import DesktopChatServer
 from desktop.context import RequestContext
 from desktop.errors import DesktopError, InvalidRequestError, PayloadTooLarge
 from desktop.keys import KeyStore
@@ -33,6 +32,10 @@ from desktop.security import PAGE_CSP, SESSION_COOKIE, Guard, GuardMiddleware, t
 from desktop.settings_api import SettingsService, settings_router
 from desktop.store import SQLiteStore
 
+if TYPE_CHECKING:
+    from desktop.chat_server import DesktopChatServer
+    from desktop.provider import ProviderClients
+
 log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).parent / "ui"
@@ -40,11 +43,45 @@ UI_DIR = Path(__file__).parent / "ui"
 _STREAM_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 
 
+class ChatEngine:
+    """The ChatKit server, built in the background.
+
+    It pulls in chatkit's server and the Agents SDK (about 1.7 s of imports), which the first
+    page doesn't need; the server starts answering without waiting for them.
+    """
+
+    def __init__(self, store: SQLiteStore, settings: SettingsService) -> None:
+        self._store = store
+        self._settings = settings
+        self._task: asyncio.Task[DesktopChatServer] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(asyncio.to_thread(self._build))
+
+    def _build(self) -> DesktopChatServer:
+        from desktop.chat_server import DesktopChatServer
+
+        return DesktopChatServer(self._store, self._settings.provider_config)
+
+    async def server(self) -> DesktopChatServer:
+        self.start()
+        assert self._task is not None
+        return await asyncio.shield(self._task)
+
+    async def clients(self) -> ProviderClients:
+        return (await self.server()).clients
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            await (await self._task).aclose()
+
+
 @dataclass
 class AppState:
     paths: Paths
     store: SQLiteStore
-    server: DesktopChatServer
+    chat: ChatEngine
     token: str
     settings: SettingsService
 
@@ -99,12 +136,13 @@ def create_app(
     paths = resolve_paths(data_dir or environ.get("CHATKIT_DESKTOP_DATA_DIR"))
     service = SettingsService(paths.settings, environ, keys or KeyStore(paths.data))
     db = store or SQLiteStore(paths.db, attachments_dir=paths.attachments)
-    chat = DesktopChatServer(db, service.provider_config)
-    state = AppState(paths=paths, store=db, server=chat, token=token, settings=service)
+    chat = ChatEngine(db, service)
+    state = AppState(paths=paths, store=db, chat=chat, token=token, settings=service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(db.open)
+        chat.start()
         try:
             yield
         finally:
@@ -164,8 +202,11 @@ def create_app(
         body = await request.body()
         parsed = parse_request(body)
         try:
-            result = await chat.handle(parsed, context_for(request))
-            if not isinstance(result, StreamingResult):
+            server = await chat.server()
+            from chatkit.server import NonStreamingResult  # loaded with the server, above
+
+            result = await server.handle(parsed, context_for(request))
+            if isinstance(result, NonStreamingResult):
                 return Response(content=result.json, media_type="application/json")
             # Pull the first event before answering, so a bad reference still gets a 4xx.
             events = aiter(result)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import openai
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -29,7 +28,9 @@ from desktop.config import (
 )
 from desktop.errors import ConfigError, InvalidRequestError, ProviderError
 from desktop.keys import KeyStore, lookup_key
-from desktop.provider import ProviderClients, translate
+
+if TYPE_CHECKING:
+    from desktop.provider import ProviderClients
 
 log = logging.getLogger(__name__)
 page_log = logging.getLogger("desktop.page")
@@ -142,7 +143,7 @@ class PageLog(BaseModel):
 
 def settings_router(
     service: SettingsService,
-    clients: ProviderClients,
+    clients: Callable[[], Awaitable[ProviderClients]],
     *,
     data_dir: Path,
     log_file: Callable[[], Path | None],
@@ -182,11 +183,11 @@ def settings_router(
             return {"ok": False, "message": exc.message, "fields": exc.fields}
         candidate = apply_env(candidate, service.env)
         cfg = provider_config(candidate, (update.api_key or "").strip() or service.key())
-        return await _probe(clients, cfg)
+        return await _probe(await clients(), cfg)
 
     @router.get("/api/models")
     async def models() -> Response:
-        result = await _probe(clients, service.provider_config())
+        result = await _probe(await clients(), service.provider_config())
         if not result["ok"]:
             return JSONResponse(
                 {"error": {"code": "provider_error", "message": result["message"]}}, 502
@@ -230,6 +231,10 @@ def _invalid(exc: SettingsInvalid) -> JSONResponse:
 
 async def _probe(clients: ProviderClients, cfg: ProviderConfig) -> dict[str, Any]:
     """List the provider's models: the cheapest call that proves the URL and the key work."""
+    import openai
+
+    from desktop.provider import translate
+
     host = urlsplit(cfg.base_url).netloc
     try:
         client = clients.client(cfg).with_options(timeout=min(cfg.timeout_s, 15), max_retries=0)
