@@ -112,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
-    from desktop.keys import KeyStore, lookup_key
+    from desktop.config import ENV_API_KEY
+    from desktop.keys import KeyStore
     from desktop.logs import setup_logging
     from desktop.security import make_token
     from desktop.serving import bind_loopback
@@ -120,7 +121,10 @@ def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
     token = make_token()
     keys = KeyStore(paths.data)
     log_file = setup_logging(
-        paths.logs, debug=args.debug, secrets=lambda: (token, lookup_key(os.environ, keys)[0])
+        paths.logs,
+        debug=args.debug,
+        # Masks only what is loaded: a key still in the keychain can't be in a log line yet.
+        secrets=lambda: (token, os.environ.get(ENV_API_KEY), keys.peek()),
     )
     try:
         sock = bind_loopback(args.port)
@@ -230,6 +234,7 @@ def _serve_window(
     def boot() -> None:
         from desktop.errors import DesktopError
 
+        log.debug("boot: start %.3f s", time.monotonic() - STARTED)
         try:
             app = _build_app(paths, sock, token, keys, log_file, window.focus)
         except DesktopError as exc:
@@ -248,8 +253,10 @@ def _serve_window(
         )
         state["thread"] = thread
         thread.start()
+        log.debug("boot: app built %.3f s", time.monotonic() - STARTED)
         while not server.started and thread.is_alive():
             time.sleep(0.005)
+        log.debug("boot: server started %.3f s", time.monotonic() - STARTED)
         if window.closed.is_set():
             server.should_exit = True
             return

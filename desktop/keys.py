@@ -73,10 +73,17 @@ class KeyStore:
     def __init__(self, data_dir: Path, *, use_keychain: bool | None = None) -> None:
         self.file = KeyFile(data_dir / "api_key")
         self.account = str(data_dir)
-        self.use_keychain = keychain_available() if use_keychain is None else use_keychain
+        self._use_keychain = use_keychain
         self._lock = threading.Lock()
         self._cached: str | None = None
         self._loaded = False
+
+    @property
+    def use_keychain(self) -> bool:
+        # Detected on first use, not at launch: probing keyring's backends takes ~0.2 s.
+        if self._use_keychain is None:
+            self._use_keychain = keychain_available()
+        return self._use_keychain
 
     @property
     def backend(self) -> Literal["keychain", "file"]:
@@ -88,6 +95,10 @@ class KeyStore:
                 self._cached = self._read()
                 self._loaded = True
             return self._cached
+
+    def peek(self) -> str | None:
+        """The key if it has been read already; never touches the keychain."""
+        return self._cached
 
     def _read(self) -> str | None:
         if self.use_keychain:

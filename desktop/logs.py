@@ -18,7 +18,10 @@ class SecretMask(logging.Filter):
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        values = [s for s in self._secrets() if s and len(s) >= 8]
+        try:
+            values = [s for s in self._secrets() if s and len(s) >= 8]
+        except Exception:  # a failing mask must never lose the log line
+            values = []
         if not values:
             return True
         message = record.getMessage()

@@ -49,13 +49,15 @@ class DesktopWindow:
         window.events.closed += self._on_closed
         self.window: Any = window
         self._app_url: str | None = None
+        self._reported = False
         self.closed = threading.Event()
         self.on_close: Callable[[], None] = lambda: None
         self.on_page_loaded: Callable[[float], None] = lambda seconds: None
 
     def _on_loaded(self) -> None:
         url = self.window.get_current_url() or ""
-        if self._app_url and url.startswith(self._app_url.split("?", 1)[0]):
+        if self._app_url and not self._reported and url.startswith(self._app_url.split("?", 1)[0]):
+            self._reported = True
             self.on_page_loaded(time.monotonic() - self.process_started)
 
     def _on_closed(self) -> None:
@@ -69,6 +71,7 @@ class DesktopWindow:
 
     def focus(self) -> bool:
         """Bring the window to the front (a second launch asks for this)."""
+        log.info("a second launch asked for the window")
         if self.closed.is_set():
             return False
         try:
@@ -87,12 +90,17 @@ class DesktopWindow:
             self.window.destroy()
 
     def run(self, boot: Callable[[], None]) -> None:
-        """Show the window and run `boot` on a background thread. Blocks until it is closed."""
+        """Show the window and run `boot` on a background thread. Blocks until it is closed.
+
+        `boot` starts now, in parallel with the toolkit's own start-up, rather than after the
+        window is shown; `show_app` waits for the window by itself.
+        """
         self._stop_on_signals()
+        threading.Thread(target=boot, name="boot", daemon=True).start()
         if sys.platform.startswith("linux"):
-            self._webview.start(boot, gui="qt", debug=self.debug, private_mode=True)
+            self._webview.start(gui="qt", debug=self.debug, private_mode=True)
         else:
-            self._webview.start(boot, debug=self.debug, private_mode=True)
+            self._webview.start(debug=self.debug, private_mode=True)
 
     def _stop_on_signals(self) -> None:
         # While Qt's loop runs, Python signal handlers only run when Python code does. The

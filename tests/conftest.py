@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring.core
 import pytest
 
 from tests.fake_provider import FakeProvider
@@ -20,6 +21,11 @@ def _isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    # The "system keychain" in tests is a file-backed keyring in the temp dir.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.file_keyring.FileKeyring")
+    monkeypatch.setenv("CHATKIT_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    keyring.core.init_backend()
     for name in (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",

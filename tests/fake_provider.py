@@ -224,16 +224,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.requests.append(
                 Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, {})
             )
-            self._json(
-                200,
-                {
-                    "object": "list",
-                    "data": [
-                        {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
-                        for m in self.fake.models
-                    ],
-                },
-            )
+            fault = self.fake._next_fault(is_title=False)
+            if fault and fault.kind == "status":
+                self._json(
+                    fault.status,
+                    fault.body or {"error": {"message": f"fake failure {fault.status}"}},
+                    fault.headers,
+                )
+                return
+            models = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                for m in self.fake.models
+            ]
+            self._json(200, {"object": "list", "data": models})
             return
         self._json(404, {"error": {"message": "not found"}})
 

@@ -251,3 +251,26 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
         assert provider.chat_requests()[0].headers["authorization"] == f"Bearer {API_KEY}"
     finally:
         provider.stop()
+
+
+def test_browser_mode_opens_the_sign_in_url(tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "fake-browser"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    browser.chmod(0o755)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop", "--browser", "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BROWSER": str(browser), "CHATKIT_DESKTOP_TOKEN": TOKEN},
+    )
+    assert proc.stdout is not None
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", proc.stdout.readline()).group(1))  # type: ignore[union-attr]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not opened.exists():
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert opened.read_text().strip() == f"http://127.0.0.1:{port}/?token={TOKEN}"

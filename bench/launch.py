@@ -1,0 +1,123 @@
+"""Launch time under Xvfb: process start -> app page loaded, against an empty pywebview window.
+
+Both are timed from outside, from just before the process is spawned to the line it prints when
+its page's load event fires; runs alternate between the two. Usage:
+
+    python bench/launch.py --runs 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    number = b""
+    while not number.endswith(b"\n"):
+        number += os.read(read_fd, 16)
+    os.close(read_fd)
+    return proc, f":{number.decode().strip()}"
+
+
+def timed_launch(args: list[str], ready: re.Pattern[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    elapsed = None
+    for line in proc.stdout:
+        if ready.search(line):
+            elapsed = time.perf_counter() - t0
+            break
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    if elapsed is None:
+        raise RuntimeError(f"{args} never reported a loaded page")
+    return elapsed
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "n": len(samples),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "launch.json")
+    args = parser.parse_args()
+    xvfb, screen = start_xvfb()
+    env = {**os.environ, "DISPLAY": screen}
+    empty: list[float] = []
+    app: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for run in range(args.runs):
+                empty.append(
+                    timed_launch(
+                        [str(ROOT / "bench" / "empty_window.py")], re.compile("^loaded"), env
+                    )
+                )
+                # A fresh data dir each run: a first launch does the most work (creating the DB).
+                data = Path(tmp) / f"run{run}"
+                app.append(
+                    timed_launch(
+                        ["-m", "desktop", "--data-dir", str(data)],
+                        re.compile("window is ready"),
+                        env,
+                    )
+                )
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+    result = {
+        "empty_window": summary(empty),
+        "app": summary(app),
+        "ratio_of_medians": statistics.median(app) / statistics.median(empty),
+        "samples": {"empty_window": empty, "app": app},
+    }
+    print(f"Launch to page loaded under Xvfb, {args.runs} runs each (seconds)")
+    print(f"{'':22} {'median':>8} {'min':>8} {'max':>8}")
+    for name in ("empty_window", "app"):
+        s = result[name]
+        print(f"{name:22} {s['median_s']:8.2f} {s['min_s']:8.2f} {s['max_s']:8.2f}")  # type: ignore[index]
+    print(f"app / empty window (medians): {result['ratio_of_medians']:.2f}x")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The real window: Qt under Xvfb, launched as a user would, then closed as a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from Xlib import X, display, protocol
+
+from tests.fake_provider import FakeProvider
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("CHATKIT_ARTIFACTS", ROOT / "artifacts"))
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    number = b""
+    while not number.endswith(b"\n"):
+        chunk = os.read(read_fd, 16)
+        if not chunk:
+            raise RuntimeError("Xvfb did not start")
+        number += chunk
+    os.close(read_fd)
+    yield f":{number.decode().strip()}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+class App:
+    def __init__(self, data_dir: Path, screen: str, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "desktop", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "DISPLAY": screen, **(env or {})},
+        )
+
+    def wait_ready(self, timeout: float = 60) -> float:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if match := re.search(r"window is ready \(page loaded ([\d.]+) s", line):
+                return float(match.group(1))
+        self.proc.kill()
+        _, err = self.proc.communicate()
+        raise AssertionError(f"the window never loaded the app: {err[-3000:]}")
+
+    def finish(self, timeout: float = 30) -> tuple[int, str]:
+        _, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, err
+
+
+def find_window(screen: str, title: str) -> tuple[display.Display, object]:
+    d = display.Display(screen)
+    pending = [d.screen().root]
+    while pending:
+        window = pending.pop()
+        name = window.get_wm_name()
+        if name == title:
+            return d, window
+        pending.extend(window.query_tree().children)
+    raise AssertionError(f"no window titled {title!r}")
+
+
+def close_like_a_user(screen: str, title: str = "ChatKit Desktop") -> None:
+    """Send WM_DELETE_WINDOW, which is what a window manager does for the close button."""
+    d, window = find_window(screen, title)
+    protocols = d.intern_atom("WM_PROTOCOLS")
+    delete = d.intern_atom("WM_DELETE_WINDOW")
+    event = protocol.event.ClientMessage(
+        window=window, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0])
+    )
+    window.send_event(event)  # type: ignore[attr-defined]
+    d.flush()
+    d.close()
+
+
+def test_window_opens_loads_and_closes_cleanly(
+    xvfb: str, tmp_path: Path, provider: FakeProvider
+) -> None:
+    data = tmp_path / "data"
+    app = App(
+        data, xvfb, {"OPENAI_BASE_URL": provider.base_url, "CHATKIT_DESKTOP_MODEL": "fake-model"}
+    )
+    seconds = app.wait_ready()
+    assert seconds > 0
+    time.sleep(0.5)  # let the first frame paint
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "window-home.png"
+    subprocess.run(
+        ["import", "-display", xvfb, "-window", "root", str(shot)], check=True, timeout=30
+    )
+    assert shot.stat().st_size > 10_000
+    close_like_a_user(xvfb)
+    code, err = app.finish()
+    assert code == 0, err[-3000:]
+    assert "Traceback" not in err
+    assert (data / "chats.db").exists()
+    assert not (data / ".instance.json").exists()  # released on the way out
+    log = (data / "logs" / "chatkit-desktop.log").read_text()
+    assert "window closed; stopped cleanly" in log
+
+
+def test_second_launch_focuses_the_first_then_sigterm_quits(xvfb: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = App(data, xvfb)
+    first.wait_ready()
+    second = subprocess.run(
+        [sys.executable, "-m", "desktop", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DISPLAY": xvfb},
+    )
+    assert second.returncode == 0, second.stderr
+    assert "already running" in second.stdout
+    log = (data / "logs" / "chatkit-desktop.log").read_text()
+    assert "a second launch asked for the window" in log
+    assert log.count("starting on 127.0.0.1") == 1  # one server for this DB, ever
+    first.proc.send_signal(signal.SIGTERM)
+    code, err = first.finish()
+    assert code == 0, err[-3000:]
+    assert "Traceback" not in err
+
+
+def test_store_error_shows_in_the_window_and_exits_nonzero(xvfb: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "chats.db").write_bytes(b"not a database at all" * 200)
+    app = App(data, xvfb)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            find_window(xvfb, "ChatKit Desktop")
+            break
+        except AssertionError:
+            time.sleep(0.2)
+    time.sleep(3)
+    close_like_a_user(xvfb)
+    code, err = app.finish()
+    assert code == 1
+    assert "is damaged or is not a ChatKit Desktop database" in err
+    assert "Traceback" not in err
