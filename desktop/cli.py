@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import html
 import logging
 import os
 import sys
@@ -213,10 +212,28 @@ def _serve_window(
     log_file: Path,
     sign_in: str,
 ) -> int:
-    from desktop.window import DesktopWindow
+    from desktop.errors import DesktopError
+    from desktop.serving import make_server
+    from desktop.window import DesktopWindow, error_page
 
     window = DesktopWindow(debug=args.debug, process_started=STARTED)
-    state: dict[str, Any] = {"server": None, "thread": None, "code": 0}
+    try:
+        app = _build_app(paths, sock, token, keys, log_file, window.focus)
+    except DesktopError as exc:
+        code = _fail(exc.message)
+        window.open(html=error_page(exc.message))
+        window.run()
+        sock.close()
+        return code
+
+    server = make_server(app)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="server", daemon=False
+    )
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.005)
+    log.debug("server answering %.3f s after start", time.monotonic() - STARTED)
 
     def page_loaded(seconds: float) -> None:
         log.info("window ready: page loaded %.2f s after start", seconds)
@@ -225,48 +242,16 @@ def _serve_window(
         )
 
     def stop_server() -> None:
-        if state["server"] is not None:
-            state["server"].should_exit = True
+        server.should_exit = True
 
     window.on_page_loaded = page_loaded
     window.on_close = stop_server
-
-    def boot() -> None:
-        from desktop.errors import DesktopError
-
-        log.debug("boot: start %.3f s", time.monotonic() - STARTED)
-        try:
-            app = _build_app(paths, sock, token, keys, log_file, window.focus)
-        except DesktopError as exc:
-            state["code"] = _fail(exc.message)
-            window.window.load_html(
-                "<!doctype html><meta charset='utf-8'><body style='font:15px system-ui;margin:2em'>"
-                f"<h1>ChatKit Desktop can't start</h1><p>{html.escape(exc.message)}</p></body>"
-            )
-            return
-        from desktop.serving import make_server
-
-        server = make_server(app)
-        state["server"] = server
-        thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="server", daemon=False
-        )
-        state["thread"] = thread
-        thread.start()
-        log.debug("boot: app built %.3f s", time.monotonic() - STARTED)
-        while not server.started and thread.is_alive():
-            time.sleep(0.005)
-        log.debug("boot: server started %.3f s", time.monotonic() - STARTED)
-        if window.closed.is_set():
-            server.should_exit = True
-            return
-        window.show_app(sign_in)
-
-    window.run(boot)
+    # The window opens only now that the server answers, straight onto the app.
+    window.open(url=sign_in)
+    window.run()
     # The window is closed: let the server finish in-flight requests and DB writes, then exit.
     stop_server()
-    if state["thread"] is not None:
-        state["thread"].join(timeout=20)
+    thread.join(timeout=20)
     sock.close()
     log.info("window closed; stopped cleanly")
-    return int(state["code"])
+    return 0

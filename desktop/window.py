@@ -1,11 +1,12 @@
 """The native window (pywebview). The only module that imports `webview`.
 
-The window shows a small loading page at once; the server, and the heavy imports it needs,
-start behind it, and the window navigates to the app when the server answers.
+The window opens once the server answers, directly on the app. The server answers early: the
+chat engine's heavy imports (the Agents SDK) load in the background after it starts.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import signal
@@ -19,17 +20,20 @@ log = logging.getLogger(__name__)
 
 TITLE = "ChatKit Desktop"
 
-LOADING_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
-html,body{height:100%;margin:0;font:15px system-ui,sans-serif;display:grid;place-items:center}
-@media (prefers-color-scheme: dark){html{background:#1e1f22;color:#e8e8e8}}
-</style></head><body><p>Starting ChatKit Desktop…</p></body></html>"""
-
 
 def prepare_qt_environment() -> None:
     """Settings Qt reads at import time, so call this before importing webview."""
     if sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0:
         # QtWebEngine refuses to run as root with its sandbox on; only then do we turn it off.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+
+
+def error_page(message: str) -> str:
+    return (
+        "<!doctype html><meta charset='utf-8'><title>ChatKit Desktop</title>"
+        "<body style='font:15px system-ui,sans-serif;margin:2em'>"
+        f"<h1>ChatKit Desktop can't start</h1><p>{html.escape(message)}</p></body>"
+    )
 
 
 class DesktopWindow:
@@ -40,19 +44,24 @@ class DesktopWindow:
         self._webview = webview
         self.debug = debug
         self.process_started = process_started
-        window = webview.create_window(
-            TITLE, html=LOADING_PAGE, width=1100, height=760, min_size=(360, 480)
-        )
-        if window is None:
-            raise RuntimeError("pywebview did not create a window")
-        window.events.loaded += self._on_loaded
-        window.events.closed += self._on_closed
-        self.window: Any = window
+        self.window: Any = None
         self._app_url: str | None = None
         self._reported = False
         self.closed = threading.Event()
         self.on_close: Callable[[], None] = lambda: None
         self.on_page_loaded: Callable[[float], None] = lambda seconds: None
+
+    def open(self, *, url: str | None = None, html: str | None = None) -> None:
+        """Create the window on `url` (the app's sign-in URL) or on an `html` page."""
+        self._app_url = url
+        window = self._webview.create_window(
+            TITLE, url=url, html=html, width=1100, height=760, min_size=(360, 480)
+        )
+        if window is None:
+            raise RuntimeError("pywebview did not create a window")
+        window.events.loaded += self._on_loaded
+        window.events.closed += self._on_closed
+        self.window = window
 
     def _on_loaded(self) -> None:
         url = self.window.get_current_url() or ""
@@ -64,15 +73,10 @@ class DesktopWindow:
         self.closed.set()
         self.on_close()
 
-    def show_app(self, url: str) -> None:
-        """Navigate to the app. The sign-in URL swaps the token for a cookie and redirects."""
-        self._app_url = url
-        self.window.load_url(url)
-
     def focus(self) -> bool:
         """Bring the window to the front (a second launch asks for this)."""
         log.info("a second launch asked for the window")
-        if self.closed.is_set():
+        if self.window is None or self.closed.is_set():
             return False
         try:
             self.window.restore()
@@ -86,17 +90,12 @@ class DesktopWindow:
         return True
 
     def close(self) -> None:
-        if not self.closed.is_set():
+        if self.window is not None and not self.closed.is_set():
             self.window.destroy()
 
-    def run(self, boot: Callable[[], None]) -> None:
-        """Show the window and run `boot` on a background thread. Blocks until it is closed.
-
-        `boot` starts now, in parallel with the toolkit's own start-up, rather than after the
-        window is shown; `show_app` waits for the window by itself.
-        """
+    def run(self) -> None:
+        """Run the toolkit's loop until the window is closed (or SIGINT/SIGTERM closes it)."""
         self._stop_on_signals()
-        threading.Thread(target=boot, name="boot", daemon=True).start()
         if sys.platform.startswith("linux"):
             self._webview.start(gui="qt", debug=self.debug, private_mode=True)
         else:
