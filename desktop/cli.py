@@ -214,26 +214,11 @@ def _serve_window(
 ) -> int:
     from desktop.errors import DesktopError
     from desktop.serving import make_server
-    from desktop.window import DesktopWindow, error_page
+    from desktop.window import DesktopWindow
 
     window = DesktopWindow(debug=args.debug, process_started=STARTED)
-    try:
-        app = _build_app(paths, sock, token, keys, log_file, window.focus)
-    except DesktopError as exc:
-        code = _fail(exc.message)
-        window.open(html=error_page(exc.message))
-        window.run()
-        sock.close()
-        return code
-
-    server = make_server(app)
-    thread = threading.Thread(
-        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="server", daemon=False
-    )
-    thread.start()
-    while not server.started and thread.is_alive():
-        time.sleep(0.005)
-    log.debug("server answering %.3f s after start", time.monotonic() - STARTED)
+    window.open_hidden()
+    state: dict[str, Any] = {"server": None, "thread": None, "code": 0}
 
     def page_loaded(seconds: float) -> None:
         log.info("window ready: page loaded %.2f s after start", seconds)
@@ -242,16 +227,38 @@ def _serve_window(
         )
 
     def stop_server() -> None:
-        server.should_exit = True
+        if state["server"] is not None:
+            state["server"].should_exit = True
+
+    def boot() -> None:
+        try:
+            app = _build_app(paths, sock, token, keys, log_file, window.focus)
+        except DesktopError as exc:
+            state["code"] = _fail(exc.message)
+            window.show_error(exc.message)
+            return
+        server = make_server(app)
+        thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="server", daemon=False
+        )
+        state["server"], state["thread"] = server, thread
+        thread.start()
+        while not server.started and thread.is_alive():
+            time.sleep(0.005)
+        log.debug("server answering %.3f s after start", time.monotonic() - STARTED)
+        if window.closed.is_set():
+            server.should_exit = True
+        else:
+            window.show_app(sign_in)
 
     window.on_page_loaded = page_loaded
     window.on_close = stop_server
-    # The window opens only now that the server answers, straight onto the app.
-    window.open(url=sign_in)
+    threading.Thread(target=boot, name="boot", daemon=True).start()
     window.run()
     # The window is closed: let the server finish in-flight requests and DB writes, then exit.
     stop_server()
-    thread.join(timeout=20)
+    if state["thread"] is not None:
+        state["thread"].join(timeout=20)
     sock.close()
     log.info("window closed; stopped cleanly")
-    return 0
+    return int(state["code"])

@@ -1,7 +1,8 @@
 """The native window (pywebview). The only module that imports `webview`.
 
-The window opens once the server answers, directly on the app. The server answers early: the
-chat engine's heavy imports (the Agents SDK) load in the background after it starts.
+The window is created hidden, so the toolkit starts up while the server does, and appears once
+the server answers and the app page has loaded. The server answers early: the chat engine's heavy
+imports (the Agents SDK) load in the background after it starts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def prepare_qt_environment() -> None:
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 
 
+BLANK_PAGE = "<!doctype html><meta charset='utf-8'><title>ChatKit Desktop</title>"
+
+
 def error_page(message: str) -> str:
     return (
         "<!doctype html><meta charset='utf-8'><title>ChatKit Desktop</title>"
@@ -51,11 +55,10 @@ class DesktopWindow:
         self.on_close: Callable[[], None] = lambda: None
         self.on_page_loaded: Callable[[float], None] = lambda seconds: None
 
-    def open(self, *, url: str | None = None, html: str | None = None) -> None:
-        """Create the window on `url` (the app's sign-in URL) or on an `html` page."""
-        self._app_url = url
+    def open_hidden(self) -> None:
+        """Create the window hidden, so the toolkit starts up while the server does."""
         window = self._webview.create_window(
-            TITLE, url=url, html=html, width=1100, height=760, min_size=(360, 480)
+            TITLE, html=BLANK_PAGE, hidden=True, width=1100, height=760, min_size=(360, 480)
         )
         if window is None:
             raise RuntimeError("pywebview did not create a window")
@@ -63,10 +66,21 @@ class DesktopWindow:
         window.events.closed += self._on_closed
         self.window = window
 
+    def show_app(self, url: str) -> None:
+        """Load the app (the sign-in URL trades the token for a cookie); show it once loaded."""
+        self._app_url = url
+        self.window.load_url(url)
+
+    def show_error(self, message: str) -> None:
+        self.window.load_html(error_page(message))
+        self.window.show()
+
     def _on_loaded(self) -> None:
         url = self.window.get_current_url() or ""
         if self._app_url and not self._reported and url.startswith(self._app_url.split("?", 1)[0]):
+            # The window appears only now: the server answered and the app page is there.
             self._reported = True
+            self.window.show()
             self.on_page_loaded(time.monotonic() - self.process_started)
 
     def _on_closed(self) -> None:
