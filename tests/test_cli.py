@@ -21,6 +21,7 @@ from tests.fake_provider import FakeProvider, Fault
 from tests.live import API_KEY, parse_sse, user_input
 
 TOKEN = "cli-test-token-abcdefghijklmnopqrstuvwxyz"
+SAVED_KEY = "sk-proj-SAVEDKEY-zyxwvutsrq-5678"
 
 
 def run_cli(
@@ -232,6 +233,11 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
                     "params": {"thread_id": thread_id, "input": user_input("more")},
                 }
             )
+            # A key saved through Settings is masked and kept out of everything the same way.
+            saved = app.client.put("/api/settings", json={"api_key": SAVED_KEY})
+            seen.append(saved.content)
+            assert saved.status_code == 200 and saved.json()["api_key"]["storage"] == "keychain"
+            seen.append(app.client.get("/api/settings").content)
             post({"type": "threads.list", "params": {}})
             post({"type": "items.list", "params": {"thread_id": thread_id}})
             seen.append(app.client.get("/").content)
@@ -244,10 +250,9 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
                 seen.append(path.read_bytes())
         assert any(p.name.endswith(".log") for p in data.rglob("*"))
         assert any(b"rejected the API key" in blob for blob in seen)
-        secret = API_KEY.encode()
         for blob in seen:
-            assert secret not in blob
-            assert b"SECRETKEY" not in blob
+            for secret in (API_KEY.encode(), SAVED_KEY.encode(), b"SECRETKEY", b"SAVEDKEY"):
+                assert secret not in blob
         assert provider.chat_requests()[0].headers["authorization"] == f"Bearer {API_KEY}"
     finally:
         provider.stop()

@@ -95,13 +95,29 @@ def close_like_a_user(screen: str, title: str = "ChatKit Desktop") -> None:
     d.close()
 
 
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "environ").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
 def test_window_opens_loads_and_closes_cleanly(
     xvfb: str, tmp_path: Path, provider: FakeProvider
 ) -> None:
     data = tmp_path / "data"
-    app = App(
-        data, xvfb, {"OPENAI_BASE_URL": provider.base_url, "CHATKIT_DESKTOP_MODEL": "fake-model"}
-    )
+    marker = f"chatkit-window-test-{os.getpid()}-{time.monotonic_ns()}"
+    env = {
+        "OPENAI_BASE_URL": provider.base_url,
+        "CHATKIT_DESKTOP_MODEL": "fake-model",
+        "CHATKIT_TEST_MARKER": marker,
+    }
+    app = App(data, xvfb, env)
     seconds = app.wait_ready()
     assert seconds > 0
     time.sleep(0.5)  # let the first frame paint
@@ -119,12 +135,23 @@ def test_window_opens_loads_and_closes_cleanly(
     assert not (data / ".instance.json").exists()  # released on the way out
     log = (data / "logs" / "chatkit-desktop.log").read_text()
     assert "window closed; stopped cleanly" in log
+    # No child process (QtWebEngine's renderer, zygote, GPU process) outlives the app.
+    deadline = time.monotonic() + 10
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_with(marker) == []
 
 
 def test_second_launch_focuses_the_first_then_sigterm_quits(xvfb: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = App(data, xvfb)
     first.wait_ready()
+    time.sleep(0.5)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "window-onboarding.png"
+    subprocess.run(
+        ["import", "-display", xvfb, "-window", "root", str(shot)], check=True, timeout=30
+    )
     second = subprocess.run(
         [sys.executable, "-m", "desktop", "--data-dir", str(data)],
         capture_output=True,
@@ -161,3 +188,13 @@ def test_store_error_shows_in_the_window_and_exits_nonzero(xvfb: str, tmp_path: 
     assert code == 1
     assert "is damaged or is not a ChatKit Desktop database" in err
     assert "Traceback" not in err
+
+
+def test_qtwebengine_sandbox_is_disabled_only_for_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop.window import prepare_qt_environment
+
+    for uid, expected in ((1000, None), (0, "1")):
+        monkeypatch.delenv("QTWEBENGINE_DISABLE_SANDBOX", raising=False)
+        monkeypatch.setattr(os, "geteuid", lambda uid=uid: uid)
+        prepare_qt_environment()
+        assert os.environ.get("QTWEBENGINE_DISABLE_SANDBOX") == expected
