@@ -28,7 +28,7 @@ from desktop.errors import DesktopError, InvalidRequestError, PayloadTooLarge
 from desktop.keys import KeyStore
 from desktop.paths import Paths, resolve_paths
 from desktop.protocol import MAX_REQUEST_BYTES, parse_request
-from desktop.security import PAGE_CSP, SESSION_COOKIE, Guard, GuardMiddleware, token_matches
+from desktop.security import SESSION_COOKIE, Guard, GuardMiddleware, page_csp, token_matches
 from desktop.settings_api import SettingsService, settings_router
 from desktop.store import SQLiteStore
 
@@ -38,7 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-UI_DIR = Path(__file__).parent / "ui"
+UI_DIR = Path(__file__).parent / "ui" / "dist"
+
+_NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>ChatKit Desktop</title>
+<body style="font:15px system-ui,sans-serif;margin:2em"><h1>The page isn't built</h1>
+<p>Build it with <code>npm --prefix web ci && npm --prefix web run build</code>, then reload.</p>"""
 
 _STREAM_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 
@@ -164,7 +168,7 @@ def create_app(
             service, chat.clients, data_dir=paths.data, log_file=lambda: log_file, on_focus=on_focus
         )
     )
-    app.mount("/static", StaticFiles(directory=UI_DIR), name="static")
+    app.mount("/assets", StaticFiles(directory=UI_DIR / "assets", check_dir=False), name="assets")
 
     @app.exception_handler(DesktopError)
     async def _desktop_error(request: Request, exc: DesktopError) -> JSONResponse:
@@ -189,6 +193,11 @@ def create_app(
     def context_for(request: Request) -> RequestContext:
         base = f"http://{request.headers['host']}"
         return RequestContext(base_url=base, upload_headers={"Authorization": f"Bearer {token}"})
+
+    @app.get("/api/session")
+    async def session() -> dict[str, str]:
+        # For the ChatKit component's fetch wrapper; only a signed-in page can read it.
+        return {"token": token}
 
     @app.get("/api/health")
     async def health() -> dict[str, str]:
@@ -269,7 +278,12 @@ def create_app(
                     SESSION_COOKIE, token, httponly=True, samesite="strict", path="/"
                 )
             return response
-        return FileResponse(UI_DIR / "index.html", headers={"Content-Security-Policy": PAGE_CSP})
+        csp = page_csp(allow_chatkit=service.effective().chat_interface != "builtin")
+        if not (UI_DIR / "index.html").is_file():
+            return HTMLResponse(
+                _NOT_BUILT, status_code=503, headers={"Content-Security-Policy": csp}
+            )
+        return FileResponse(UI_DIR / "index.html", headers={"Content-Security-Policy": csp})
 
     return app
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 ApiFlavour = Literal["responses", "chat_completions"]
 Provider = Literal["openai", "ollama", "lmstudio", "custom"]
 Theme = Literal["system", "light", "dark"]
+ChatInterface = Literal["auto", "chatkit", "builtin"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-5-mini"
 
@@ -66,6 +67,10 @@ class Settings(BaseModel):
     history_max_chars: int = Field(default=120_000, ge=1000)
     generate_titles: bool = True
     theme: Theme = "system"
+    # Auto uses OpenAI's ChatKit component when its script loads, else the built-in client.
+    chat_interface: ChatInterface = "auto"
+    # ChatKit's web component requires a domain key; any value works on localhost.
+    domain_key: str = "domain_pk_localhost_dev"
 
     @field_validator("base_url")
     @classmethod

@@ -22,11 +22,18 @@ LOCAL_HOSTNAMES = ("127.0.0.1", "localhost")
 # Paths that need the token. The page shell itself carries no data.
 PROTECTED_PREFIXES = ("/chatkit", "/api/")
 
-PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'; object-src 'none'"
-)
+CHATKIT_SCRIPT_ORIGIN = "https://cdn.platform.openai.com"
+
+
+def page_csp(allow_chatkit: bool) -> str:
+    """The page's Content-Security-Policy. OpenAI's script and frame only when ChatKit may load."""
+    script = "'self'" + (f" {CHATKIT_SCRIPT_ORIGIN}" if allow_chatkit else "")
+    frame = f"{CHATKIT_SCRIPT_ORIGIN} https://*.openai.com" if allow_chatkit else "'none'"
+    return (
+        f"default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; frame-src {frame}; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
 
 
 def make_token(env: dict[str, str] | None = None) -> str:

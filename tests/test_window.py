@@ -95,6 +95,27 @@ def close_like_a_user(screen: str, title: str = "ChatKit Desktop") -> None:
     d.close()
 
 
+def screenshot(screen: str, name: str) -> Path:
+    """Save the screen once the window has painted (a just-mapped window can still be black)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / name
+    deadline = time.monotonic() + 20
+    while True:
+        subprocess.run(
+            ["import", "-display", screen, "-window", "root", str(shot)], check=True, timeout=30
+        )
+        colors = subprocess.run(
+            ["identify", "-format", "%k", str(shot)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        if int(colors) > 16 or time.monotonic() > deadline:
+            return shot
+        time.sleep(0.3)
+
+
 def processes_with(marker: str) -> list[int]:
     found = []
     for proc in Path("/proc").iterdir():
@@ -120,13 +141,11 @@ def test_window_opens_loads_and_closes_cleanly(
     app = App(data, xvfb, env)
     seconds = app.wait_ready()
     assert seconds > 0
-    time.sleep(0.5)  # let the first frame paint
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "window-home.png"
-    subprocess.run(
-        ["import", "-display", xvfb, "-window", "root", str(shot)], check=True, timeout=30
+    shot = screenshot(xvfb, "window-home.png")
+    colors = subprocess.run(
+        ["identify", "-format", "%k", str(shot)], capture_output=True, text=True
     )
-    assert shot.stat().st_size > 10_000
+    assert int(colors.stdout) > 16, "the window never painted"
     close_like_a_user(xvfb)
     code, err = app.finish()
     assert code == 0, err[-3000:]
@@ -146,12 +165,7 @@ def test_second_launch_focuses_the_first_then_sigterm_quits(xvfb: str, tmp_path:
     data = tmp_path / "data"
     first = App(data, xvfb)
     first.wait_ready()
-    time.sleep(0.5)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "window-onboarding.png"
-    subprocess.run(
-        ["import", "-display", xvfb, "-window", "root", str(shot)], check=True, timeout=30
-    )
+    screenshot(xvfb, "window-onboarding.png")
     second = subprocess.run(
         [sys.executable, "-m", "desktop", "--data-dir", str(data)],
         capture_output=True,

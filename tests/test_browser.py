@@ -1,0 +1,309 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, against the real server
+and the fake provider. Screenshots land in artifacts/ for people to look at."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from chatkit.types import WidgetItem
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from desktop.context import RequestContext
+from tests.fake_provider import FakeProvider, Fault
+from tests.live import TOKEN, LiveServer, live_server
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("CHATKIT_ARTIFACTS", ROOT / "artifacts"))
+CHROMIUM = os.environ.get("CHATKIT_CHROMIUM", "/usr/bin/chromium")
+CHATKIT_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def api() -> str:
+    return "chat_completions"
+
+
+def settings(data_dir: Path, **values: object) -> None:
+    path = data_dir / "settings.json"
+    current = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**current, **values}))
+
+
+@pytest.fixture
+def server(data_dir: Path, env: dict[str, str]) -> Iterator[LiveServer]:
+    settings(data_dir, chat_interface="builtin")
+    with live_server(data_dir, env) as live:
+        yield live
+
+
+def open_app(browser: Browser, server: LiveServer, **context: object) -> Page:
+    options: dict[str, object] = {"viewport": {"width": 1100, "height": 760}, **context}
+    page = browser.new_context(**options).new_page()  # type: ignore[arg-type]
+    page.goto(f"{server.url}/?token={TOKEN}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    assert "token=" not in page.url
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_send_streams_and_persists_after_reload(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    provider.reply(
+        "Here is **bold** text and code:\n\n```python\nprint('hi')\n```\n\nand math $x^2$."
+    )
+    page = open_app(browser, server)
+    expect(page.get_by_text("What can I help with?")).to_be_visible()
+    shot(page, "browser-start.png")
+    send(page, "Show me formatting")
+    assistant = page.locator("article.assistant_message").last
+    expect(assistant.locator("strong")).to_have_text("bold")
+    expect(assistant.locator("pre code")).to_contain_text("print")
+    expect(assistant.locator(".katex")).to_have_count(1)
+    expect(page.get_by_role("button", name="Fake title", exact=True)).to_be_visible()
+    shot(page, "browser-conversation.png")
+    assistant.get_by_role("button", name="Good reply").click()
+    expect(assistant.get_by_role("button", name="Good reply")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    thread_id = server.call("threads.list", limit=1)["data"][0]["id"]
+    with ThreadPoolExecutor(1) as pool:
+        feedback = pool.submit(asyncio.run, server.store.load_feedback(thread_id)).result()
+    assert list(feedback.values()) == ["positive"]
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.get_by_role("button", name="Fake title", exact=True).click()
+    expect(page.locator("article.user_message")).to_have_text("Show me formatting")
+    expect(page.locator("article.assistant_message strong")).to_have_text("bold")
+
+
+def test_model_html_is_sanitized(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    provider.reply(
+        'Hi <img src=x onerror="document.body.dataset.pwned=1"><script>document.body.dataset.pwned=2</script>'
+    )
+    page = open_app(browser, server)
+    send(page, "try to break out")
+    expect(page.locator("article.assistant_message")).to_contain_text("Hi")
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.body.dataset.pwned") is None
+
+
+def test_stop_keeps_partial_text_and_retry_recovers(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    provider.token_delay_s = 0.05
+    provider.reply(" ".join(f"word{i}" for i in range(300)))
+    page = open_app(browser, server)
+    send(page, "long story")
+    expect(page.locator("article.assistant_message")).to_contain_text("word5")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    provider.token_delay_s = 0
+    page.wait_for_timeout(800)
+    text = page.locator("article.assistant_message").last.inner_text()
+    assert "word5" in text and "word299" not in text
+    # a provider failure, then Retry
+    provider.fail(Fault("status", status=500))
+    send(page, "again")
+    expect(page.locator(".error-message")).to_contain_text("server error (500)")
+    provider.reply("Recovered")
+    page.locator(".error-message").get_by_role("button", name="Retry").click()
+    expect(page.locator("article.assistant_message .markdown").last).to_have_text("Recovered")
+
+
+def test_rename_filter_and_delete(browser: Browser, server: LiveServer) -> None:
+    page = open_app(browser, server)
+    send(page, "first")
+    expect(page.get_by_role("button", name="Fake title", exact=True)).to_be_visible()
+    page.once("dialog", lambda d: d.accept("Renamed chat"))
+    page.get_by_role("button", name="Rename Fake title").click()
+    expect(page.get_by_role("button", name="Renamed chat", exact=True)).to_be_visible()
+    page.get_by_label("Filter conversations by title").fill("nothing like it")
+    expect(page.get_by_role("button", name="Renamed chat", exact=True)).to_have_count(0)
+    page.get_by_label("Filter conversations by title").fill("renamed")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete Renamed chat").click()
+    expect(page.get_by_role("button", name="Renamed chat", exact=True)).to_have_count(0)
+    assert server.call("threads.list", limit=10)["data"] == []
+
+
+def test_attachment_upload(
+    browser: Browser, server: LiveServer, provider: FakeProvider, tmp_path: Path
+) -> None:
+    note = tmp_path / "notes.md"
+    note.write_text("the secret word is pineapple")
+    page = open_app(browser, server)
+    page.locator("input[type=file]").set_input_files(str(note))
+    expect(page.locator(".chip")).to_contain_text("notes.md")
+    send(page, "what is the secret word?")
+    expect(page.locator("article.user_message a.attachment-file")).to_have_text("notes.md")
+    expect(page.locator("article.assistant_message")).to_be_visible()
+    assert "pineapple" in json.dumps(provider.chat_requests()[-1].body)
+
+
+def test_widget_action(browser: Browser, server: LiveServer, provider: FakeProvider) -> None:
+    thread_id, _ = server.create_thread("show options")
+    widget = WidgetItem.model_validate(
+        {
+            "id": "wid_1",
+            "thread_id": thread_id,
+            "created_at": datetime.now(),
+            "widget": {
+                "type": "Card",
+                "children": [
+                    {"type": "Title", "value": "Pick a plan"},
+                    {
+                        "type": "Row",
+                        "children": [
+                            {"type": "Badge", "label": "new"},
+                            {"type": "Caption", "value": "monthly"},
+                        ],
+                    },
+                    {
+                        "type": "Button",
+                        "label": "Choose Pro",
+                        "onClickAction": {"type": "choose", "payload": {"plan": "pro"}},
+                    },
+                ],
+            },
+        }
+    )
+    # Playwright's sync API owns this thread's event loop; the store call runs on another thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(
+            asyncio.run, server.store.add_thread_item(thread_id, widget, RequestContext())
+        ).result()
+    provider.reply("Pro it is.")
+    page = open_app(browser, server)
+    page.get_by_role("button", name="Fake title", exact=True).click()
+    expect(page.get_by_text("Pick a plan")).to_be_visible()
+    shot(page, "browser-widget.png")
+    page.get_by_role("button", name="Choose Pro").click()
+    expect(page.locator("article.assistant_message .markdown").last).to_have_text("Pro it is.")
+    assert "choose" in json.dumps(provider.chat_requests()[-1].body)
+
+
+def test_dark_mode_and_narrow_window(browser: Browser, server: LiveServer) -> None:
+    server.client.put("/api/settings", content=json.dumps({"settings": {"theme": "dark"}}))
+    page = open_app(browser, server, viewport={"width": 420, "height": 760})
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(30, 31, 34)"
+    expect(page.get_by_label("Message", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="New chat")).to_be_visible()
+    shot(page, "browser-dark-narrow.png")
+
+
+def test_keyboard(browser: Browser, server: LiveServer) -> None:
+    page = open_app(browser, server)
+    box = page.get_by_label("Message", exact=True)
+    box.fill("line one")
+    box.press("Shift+Enter")
+    box.type("line two")
+    assert box.input_value() == "line one\nline two"
+    box.press("Enter")
+    expect(page.locator("article.user_message")).to_have_text("line one\nline two")
+    page.keyboard.press("Control+n")
+    expect(page.get_by_text("What can I help with?")).to_be_visible()
+
+
+def test_auto_falls_back_to_built_in_when_the_cdn_is_unreachable(
+    browser: Browser, data_dir: Path, env: dict[str, str]
+) -> None:
+    settings(data_dir, chat_interface="auto")
+    with live_server(data_dir, env) as server:
+        page = open_app(browser, server)
+        expect(page.locator("body")).to_have_attribute("data-chat", "builtin")
+        expect(page.locator("#banner")).to_contain_text("built-in chat")
+        expect(page.get_by_label("Message", exact=True)).to_be_visible()
+        shot(page, "browser-auto-fallback.png")
+
+
+CHATKIT_DOUBLE = """
+// Test double of <openai-chatkit>: records the options it gets and emits ChatKit's events.
+class ChatKitDouble extends HTMLElement {
+  setOptions(options) {
+    window.__chatkitOptions = options;
+    this.dispatchEvent(new CustomEvent("chatkit.error", { detail: { error: new Error("double error") } }));
+    this.dispatchEvent(new CustomEvent("chatkit.log", { detail: { name: "double.log", data: { ok: 1 } } }));
+  }
+}
+customElements.define("openai-chatkit", ChatKitDouble);
+"""
+
+
+def test_chatkit_mode_wiring_with_a_test_double_of_the_element(
+    browser: Browser, data_dir: Path, env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings(data_dir, chat_interface="chatkit", theme="dark", domain_key="domain_pk_test")
+    with live_server(data_dir, env) as server:
+        context = browser.new_context()
+
+        def serve_double(route: Route) -> None:
+            route.fulfill(status=200, content_type="text/javascript", body=CHATKIT_DOUBLE)
+
+        context.route(CHATKIT_SCRIPT, serve_double)
+        page = context.new_page()
+        with caplog.at_level("INFO", logger="desktop.page"):
+            page.goto(f"{server.url}/?token={TOKEN}")
+            expect(page.locator("body")).to_have_attribute("data-chat", "chatkit")
+            options = page.evaluate("""() => {
+                const o = window.__chatkitOptions;
+                return {...o, api: {...o.api, fetch: typeof o.api.fetch}};
+            }""")
+            assert options["api"]["url"] == f"{server.url}/chatkit"
+            assert options["api"]["domainKey"] == "domain_pk_test"
+            assert options["api"]["uploadStrategy"] == {"type": "two_phase"}
+            assert options["api"]["fetch"] == "function"
+            assert options["theme"]["colorScheme"] == "dark"
+            assert options["history"] == {"enabled": True, "showDelete": True, "showRename": True}
+            assert options["threadItemActions"] == {"feedback": True, "retry": True}
+            assert options["composer"]["attachments"]["enabled"] is True
+            assert options["startScreen"]["prompts"]
+            # the fetch wrapper signs calls with the session token
+            listed = page.evaluate("""async () => {
+                const r = await window.__chatkitOptions.api.fetch("/chatkit", {method: "POST",
+                    credentials: "omit", body: JSON.stringify({type: "threads.list", params: {}})});
+                return r.status;
+            }""")
+            assert listed == 200
+            page.wait_for_timeout(300)
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("chatkit.error: Error: double error" in m for m in messages)
+        assert any("chatkit.log" in m and "double.log" in m for m in messages)

@@ -1,0 +1,87 @@
+// ChatKit mode: OpenAI's <openai-chatkit> web component against our local /chatkit endpoint.
+// Its runtime exists only on OpenAI's CDN, so it is loaded on demand and may be unavailable.
+/// <reference path="../node_modules/@openai/chatkit/types/dom-augment.d.ts" />
+import type { ChatKitEvents, ChatKitOptions, OpenAIChatKit, SupportedLocale } from "@openai/chatkit";
+
+export const CHATKIT_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js";
+
+export const GREETING = "What can I help with?";
+export const PROMPTS = [
+  { label: "Explain a concept", prompt: "Explain how public-key cryptography works, simply." },
+  { label: "Draft an email", prompt: "Draft a short, friendly email asking to reschedule a meeting." },
+  { label: "Review some code", prompt: "What are common pitfalls when writing async Python code?" },
+];
+
+export const ATTACHMENT_TYPES: Record<string, string[]> = {
+  "image/*": [".png", ".jpg", ".jpeg", ".gif", ".webp"],
+  "application/pdf": [".pdf"],
+  "text/*": [".txt", ".md", ".csv", ".json", ".py", ".ts", ".js", ".html", ".css"],
+};
+
+export interface ChatKitModeSettings {
+  domainKey: string;
+  dark: boolean;
+  token: string;
+}
+
+export type LogFn = (level: string, message: string) => void;
+
+export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn): ChatKitOptions {
+  return {
+    api: {
+      url: new URL("/chatkit", window.location.origin).toString(),
+      domainKey: settings.domainKey,
+      // Every call carries the session token; the component's own fetch would not.
+      fetch: (input, init) => {
+        const headers = new Headers(init?.headers);
+        headers.set("Authorization", `Bearer ${settings.token}`);
+        return fetch(input, { ...init, headers, credentials: "same-origin" });
+      },
+      uploadStrategy: { type: "two_phase" },
+    },
+    locale: navigator.language as SupportedLocale,
+    theme: { colorScheme: settings.dark ? "dark" : "light", radius: "round", density: "normal" },
+    startScreen: { greeting: GREETING, prompts: PROMPTS.map((p) => ({ label: p.label, prompt: p.prompt })) },
+    history: { enabled: true, showDelete: true, showRename: true },
+    composer: {
+      placeholder: "Message",
+      attachments: { enabled: true, maxSize: 20 * 1024 * 1024, maxCount: 5, accept: ATTACHMENT_TYPES },
+    },
+    threadItemActions: { feedback: true, retry: true },
+    onClientTool: async ({ name }) => {
+      log("warning", `client tool ${name} was requested but this app defines none`);
+      return { error: `The app has no client tool named ${name}.` };
+    },
+  };
+}
+
+/** Load the component's script; false if it doesn't define the element within `timeoutMs`. */
+export function loadChatKit(timeoutMs: number, src = CHATKIT_SCRIPT): Promise<boolean> {
+  if (customElements.get("openai-chatkit")) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = window.setTimeout(() => resolve(false), timeoutMs);
+    const script = document.createElement("script");
+    script.src = src;
+    script.async = true;
+    script.onerror = () => {
+      window.clearTimeout(timer);
+      resolve(false);
+    };
+    document.head.append(script);
+    customElements.whenDefined("openai-chatkit").then(() => {
+      window.clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+export function mountChatKit(host: HTMLElement, options: ChatKitOptions, log: LogFn): OpenAIChatKit {
+  const element = document.createElement("openai-chatkit");
+  element.addEventListener("chatkit.error", (event: ChatKitEvents["chatkit.error"]) =>
+    log("error", `chatkit.error: ${event.detail.error}`));
+  element.addEventListener("chatkit.log", (event: ChatKitEvents["chatkit.log"]) =>
+    log("info", `chatkit.log: ${JSON.stringify(event.detail)}`));
+  host.replaceChildren(element);
+  element.setOptions(options);
+  return element;
+}

@@ -1,0 +1,215 @@
+// ChatKit Desktop page: chooses the chat interface, and runs onboarding and Settings.
+import "highlight.js/styles/github.css";
+import "katex/dist/katex.min.css";
+import "./style.css";
+
+import { ChatView } from "./chat/view";
+import { GREETING, PROMPTS, chatkitOptions, loadChatKit, mountChatKit } from "./chatkit-mode";
+
+type Obj = { [key: string]: any };
+
+const PRESETS: Record<string, { base_url: string; api: string }> = {
+  openai: { base_url: "https://api.openai.com/v1", api: "responses" },
+  ollama: { base_url: "http://localhost:11434/v1", api: "chat_completions" },
+  lmstudio: { base_url: "http://localhost:1234/v1", api: "chat_completions" },
+};
+const FIELDS = ["provider", "base_url", "api", "model", "system_prompt", "theme", "chat_interface"];
+// How long Auto waits for OpenAI's script before using the built-in client.
+const CHATKIT_TIMEOUT_MS = 4000;
+
+const $ = <T extends HTMLElement = HTMLInputElement>(id: string) => document.getElementById(id) as T;
+
+function report(level: string, message: unknown, source = "page"): void {
+  // Page problems go to the app's log file, where a bug report can find them.
+  void fetch("/api/log", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ level, message: String(message).slice(0, 4000), source }),
+  }).catch(() => undefined);
+}
+window.addEventListener("error", (e) => report("error", `${e.message} at ${e.filename}:${e.lineno}`, "window.onerror"));
+window.addEventListener("unhandledrejection", (e) => report("error", (e.reason && e.reason.stack) || e.reason, "unhandledrejection"));
+
+async function api(path: string, options: RequestInit = {}): Promise<Obj> {
+  const response = await fetch(path, { headers: { "Content-Type": "application/json" }, ...options });
+  const body = response.status === 204 ? {} : await response.json();
+  if (!response.ok) {
+    const error = new Error((body.error && body.error.message) || `HTTP ${response.status}`) as Error & { fields?: Obj };
+    error.fields = (body.error && body.error.fields) || {};
+    throw error;
+  }
+  return body;
+}
+
+const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
+
+function isDark(theme: string): boolean {
+  return theme === "dark" || (theme === "system" && darkQuery.matches);
+}
+
+function applyTheme(theme: string): void {
+  if (theme === "light" || theme === "dark") document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+}
+
+function show(section: "home" | "settings"): void {
+  for (const id of ["home", "settings"]) $(id).hidden = id !== section;
+  document.body.dataset.view = section;
+}
+
+function clearErrors(): void {
+  for (const name of [...FIELDS, "api_key"]) {
+    const el = document.getElementById(`error-${name}`);
+    if (el) el.textContent = "";
+    document.getElementById(name)?.removeAttribute("aria-invalid");
+  }
+}
+
+function showErrors(fields: Obj): void {
+  for (const [name, message] of Object.entries(fields)) {
+    const el = document.getElementById(`error-${name}`);
+    if (el) el.textContent = String(message);
+    document.getElementById(name)?.setAttribute("aria-invalid", "true");
+  }
+}
+
+function formValues(): Obj {
+  const values: Obj = {};
+  for (const name of FIELDS) values[name] = $(name).value;
+  return values;
+}
+
+function setModels(models: string[]): void {
+  $("model-list").replaceChildren(...models.map((m) => Object.assign(document.createElement("option"), { value: m })));
+}
+
+function banner(message: string | null): void {
+  const el = $("banner");
+  el.textContent = message || "";
+  el.hidden = !message;
+}
+
+function render(view: Obj): void {
+  const s = view.settings;
+  for (const name of FIELDS) $(name).value = s[name];
+  $("api_key").value = "";
+  const key = view.api_key;
+  const where = key.storage === "keychain" ? "the system keychain" : "a private key file (readable only by you)";
+  $("key-status").textContent =
+    key.source === "env" ? `Using OPENAI_API_KEY from the environment (…${key.last4 || ""}).`
+      : key.set ? `A key ending in …${key.last4} is saved in ${where}.`
+        : `No key saved. A key you enter is kept in ${where}.`;
+  $("clear-key").hidden = !(key.set && key.source !== "env");
+  $("env-base_url").hidden = !view.overridden_by_env.includes("base_url");
+  $("data-dir").textContent = view.data_dir;
+  $("log-file").textContent = view.log_file || "(not logging to a file)";
+  $("onboarding-intro").hidden = !view.needs_onboarding;
+  $("home-status").textContent = `Replies come from ${new URL(s.base_url).host} using ${s.model}.`;
+  applyTheme(s.theme);
+}
+
+let mounted: string | null = null;
+
+async function mountChat(view: Obj): Promise<void> {
+  const s = view.settings;
+  const host = $("chat-host");
+  const wanted = s.chat_interface as string;
+  if (mounted === wanted) return;
+  mounted = wanted;
+  if (wanted !== "builtin") {
+    const loaded = await loadChatKit(CHATKIT_TIMEOUT_MS);
+    if (loaded) {
+      const { token } = await api("/api/session");
+      mountChatKit(host, chatkitOptions({ domainKey: s.domain_key, dark: isDark(s.theme), token }, report), report);
+      banner(null);
+      document.body.dataset.chat = "chatkit";
+      return;
+    }
+    banner(wanted === "chatkit"
+      ? "OpenAI's ChatKit interface couldn't be loaded (no connection to OpenAI?), so the built-in chat is shown."
+      : "Using the built-in chat: OpenAI's ChatKit interface didn't load within a few seconds.");
+    report("warning", "ChatKit script did not load; using the built-in client", "mode");
+  } else {
+    banner(null);
+  }
+  new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools: {}, log: report });
+  document.body.dataset.chat = "builtin";
+}
+
+async function load(): Promise<void> {
+  const view = await api("/api/settings");
+  render(view);
+  show(view.needs_onboarding ? "settings" : "home");
+  await mountChat(view);
+  document.body.dataset.ready = "true";
+}
+
+function wire(): void {
+  $("nav-home").addEventListener("click", () => show("home"));
+  $("nav-settings").addEventListener("click", async () => {
+    show("settings");
+    try {
+      setModels((await api("/api/models")).models);
+    } catch {
+      // The picker stays free-form; Test connection explains failures.
+    }
+  });
+  $("provider").addEventListener("change", () => {
+    const preset = PRESETS[$("provider").value];
+    if (preset) {
+      $("base_url").value = preset.base_url;
+      $("api").value = preset.api;
+    }
+  });
+  $("theme").addEventListener("change", () => applyTheme($("theme").value));
+  $("clear-key").addEventListener("click", async () => {
+    render(await api("/api/settings", { method: "PUT", body: JSON.stringify({ clear_api_key: true }) }));
+    $("save-result").textContent = "The saved key was removed.";
+  });
+  $("test").addEventListener("click", async () => {
+    clearErrors();
+    const out = $("test-result");
+    out.className = "";
+    out.textContent = "Testing…";
+    const body: Obj = { settings: formValues() };
+    if ($("api_key").value.trim()) body.api_key = $("api_key").value;
+    try {
+      const result = await api("/api/settings/test", { method: "POST", body: JSON.stringify(body) });
+      out.className = result.ok ? "ok" : "bad";
+      out.textContent = result.message;
+      if (result.fields) showErrors(result.fields);
+      if (result.ok) setModels(result.models);
+    } catch (e) {
+      out.className = "bad";
+      out.textContent = (e as Error).message;
+    }
+  });
+  $<HTMLFormElement>("settings-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors();
+    const body: Obj = { settings: formValues() };
+    if ($("api_key").value.trim()) body.api_key = $("api_key").value;
+    try {
+      const view = await api("/api/settings", { method: "PUT", body: JSON.stringify(body) });
+      render(view);
+      $("save-result").className = "ok";
+      $("save-result").textContent = "Saved.";
+      if (!view.needs_onboarding) {
+        show("home");
+        await mountChat(view);
+      }
+    } catch (e) {
+      showErrors((e as Error & { fields?: Obj }).fields || {});
+      $("save-result").className = "bad";
+      $("save-result").textContent = (e as Error).message;
+    }
+  });
+  darkQuery.addEventListener("change", () => applyTheme($("theme").value));
+}
+
+wire();
+load().catch((e) => {
+  report("error", (e as Error).stack || (e as Error).message, "load");
+  banner(`Could not load: ${(e as Error).message}`);
+  show("home");
+});
