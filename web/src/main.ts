@@ -117,6 +117,11 @@ async function mountChat(view: Obj): Promise<void> {
   if (mounted === wanted) return;
   mounted = wanted;
   if (wanted !== "builtin") {
+    // Never a blank window while OpenAI's script is tried.
+    const waiting = document.createElement("p");
+    waiting.className = "loading";
+    waiting.textContent = "Loading the chat…";
+    host.replaceChildren(waiting);
     const loaded = await loadChatKit(CHATKIT_TIMEOUT_MS);
     if (loaded) {
       const { token } = await api("/api/session");

@@ -17,7 +17,8 @@ export function icon(name: keyof typeof PATHS | string): SVGSVGElement {
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("fill", "currentColor");
   const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  path.setAttribute("d", PATHS[name] || "");
+  // Unknown names (ChatKit has many icons) get a small dot rather than nothing.
+  path.setAttribute("d", PATHS[name] || "M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6z");
   svg.append(path);
   return svg;
 }

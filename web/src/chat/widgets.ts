@@ -1,4 +1,5 @@
 // Renders ChatKit widgets (the JSON component tree) as accessible DOM, and reports actions.
+import { icon } from "./icons";
 import { renderMarkdown } from "./markdown";
 import type { Obj } from "./protocol";
 
@@ -82,8 +83,12 @@ export function renderComponent(node: Obj, itemId: string, onAction: ActionHandl
       img.alt = String(node.alt ?? "");
       return img;
     }
-    case "Icon":
-      return el("span", "w-icon", "•");
+    case "Icon": {
+      const span = el("span", "w-icon");
+      span.setAttribute("aria-hidden", "true");
+      span.append(icon(String(node.name ?? "")));
+      return span;
+    }
     case "Divider":
       return el("hr", "w-divider");
     case "Spacer":
