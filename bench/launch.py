@@ -42,7 +42,7 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
 def timed_launch(args: list[str], ready: re.Pattern[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, *args],
+        args,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -76,7 +76,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "launch.json")
+    parser.add_argument("--app", help="a built app binary to time instead of `python -m desktop`")
+    parser.add_argument("--empty", help="a built empty-window binary to time instead of the script")
     args = parser.parse_args()
+    app_cmd = [args.app] if args.app else [sys.executable, "-m", "desktop"]
+    empty_cmd = (
+        [args.empty] if args.empty else [sys.executable, str(ROOT / "bench" / "empty_window.py")]
+    )
     xvfb, screen = start_xvfb()
     env = {**os.environ, "DISPLAY": screen}
     empty: list[float] = []
@@ -84,18 +90,12 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for run in range(args.runs):
-                empty.append(
-                    timed_launch(
-                        [str(ROOT / "bench" / "empty_window.py")], re.compile("^loaded"), env
-                    )
-                )
+                empty.append(timed_launch(empty_cmd, re.compile("^loaded"), env))
                 # A fresh data dir each run: a first launch does the most work (creating the DB).
                 data = Path(tmp) / f"run{run}"
                 app.append(
                     timed_launch(
-                        ["-m", "desktop", "--data-dir", str(data)],
-                        re.compile("window is ready"),
-                        env,
+                        [*app_cmd, "--data-dir", str(data)], re.compile("window is ready"), env
                     )
                 )
     finally:
@@ -107,7 +107,8 @@ def main() -> int:
         "ratio_of_medians": statistics.median(app) / statistics.median(empty),
         "samples": {"empty_window": empty, "app": app},
     }
-    print(f"Launch to page loaded under Xvfb, {args.runs} runs each (seconds)")
+    kind = "built bundles" if args.app else "from source"
+    print(f"Launch to page loaded under Xvfb, {kind}, {args.runs} runs each (seconds)")
     print(f"{'':22} {'median':>8} {'min':>8} {'max':>8}")
     for name in ("empty_window", "app"):
         s = result[name]

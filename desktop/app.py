@@ -26,7 +26,7 @@ from desktop import attachments as rules
 from desktop.context import RequestContext
 from desktop.errors import DesktopError, InvalidRequestError, PayloadTooLarge
 from desktop.keys import KeyStore
-from desktop.paths import Paths, resolve_paths
+from desktop.paths import Paths, resolve_paths, ui_dir
 from desktop.protocol import MAX_REQUEST_BYTES, parse_request
 from desktop.security import SESSION_COOKIE, Guard, GuardMiddleware, page_csp, token_matches
 from desktop.settings_api import SettingsService, settings_router
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-UI_DIR = Path(__file__).parent / "ui" / "dist"
+UI_DIR = ui_dir()
 
 _NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>ChatKit Desktop</title>
 <body style="font:15px system-ui,sans-serif;margin:2em"><h1>The page isn't built</h1>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +46,11 @@ def resolve_paths(data_dir: str | os.PathLike[str] | None = None) -> Paths:
         data=Path(user_data_dir(APP_NAME, appauthor=False)),
         logs=Path(user_log_dir(APP_NAME, appauthor=False)),
     )
+
+
+def ui_dir() -> Path:
+    """The built page: inside the package, or under sys._MEIPASS in a PyInstaller bundle."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "desktop" / "ui" / "dist"
+    return Path(__file__).resolve().parent / "ui" / "dist"

@@ -16,12 +16,12 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint() -> None:
-    result = run("ruff", "check", "desktop", "tests", "bench")
+    result = run("ruff", "check", "desktop", "tests", "bench", "packaging")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format() -> None:
-    result = run("ruff", "format", "--check", "desktop", "tests", "bench")
+    result = run("ruff", "format", "--check", "desktop", "tests", "bench", "packaging")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

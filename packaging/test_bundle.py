@@ -1,0 +1,113 @@
+"""Smoke test of the built bundle, the real binary under Xvfb with no network but loopback.
+
+Run after `python packaging/build.py`: `python -m pytest packaging/test_bundle.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.fake_provider import FakeProvider
+from tests.test_window import close_like_a_user, screenshot, xvfb  # noqa: F401 (fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = Path(
+    os.environ.get("CHATKIT_BUNDLE", ROOT / "dist" / "chatkit-desktop" / "chatkit-desktop")
+)
+TOKEN = "bundle-smoke-token-0123456789abcdefghij"
+
+
+def launch(data: Path, screen: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [str(BINARY), "--data-dir", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DISPLAY": screen, "CHATKIT_DESKTOP_TOKEN": TOKEN, **env},
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if "window is ready" in line:
+            info = (data / ".instance.json").read_text()
+            return proc, int(re.search(r'"port": (\d+)', info).group(1))  # type: ignore[union-attr]
+    proc.kill()
+    raise AssertionError(f"the bundle never loaded its page: {proc.communicate()[1][-3000:]}")
+
+
+def test_bundle_chats_persists_and_exits_cleanly(xvfb: str, tmp_path: Path) -> None:  # noqa: F811
+    provider = FakeProvider().start()
+    data = tmp_path / "data"
+    env = {
+        "OPENAI_BASE_URL": provider.base_url,
+        "OPENAI_API_KEY": "sk-bundle-test-key-123456",
+        "CHATKIT_DESKTOP_MODEL": "fake-model",
+        "CHATKIT_DESKTOP_API": "chat_completions",
+    }
+    try:
+        proc, port = launch(data, xvfb, env)
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        page = client.get("/")
+        assert page.status_code == 200 and "/assets/" in page.text  # the built-in UI is bundled
+        asset = re.search(r'src="(/assets/[^"]+\.js)"', page.text).group(1)  # type: ignore[union-attr]
+        assert client.get(asset).status_code == 200
+        provider.reply("Hello from the bundle")
+        turn = client.post(
+            "/chatkit",
+            json={
+                "type": "threads.create",
+                "params": {
+                    "input": {
+                        "content": [{"type": "input_text", "text": "hi bundle"}],
+                        "attachments": [],
+                        "inference_options": {},
+                    }
+                },
+            },
+        )
+        assert "Hello from the bundle" in turn.text
+        screenshot(xvfb, "bundle-window.png")
+        client.close()
+        close_like_a_user(xvfb)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-3000:]
+        assert "Traceback" not in err
+
+        # Restart on the same data dir: the thread is still there. Then onboarding a local provider.
+        proc, port = launch(data, xvfb, {})
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        threads = client.post("/chatkit", json={"type": "threads.list", "params": {}}).json()[
+            "data"
+        ]
+        assert [t["title"] for t in threads] == ["Fake title"]
+        saved = client.put(
+            "/api/settings",
+            json={
+                "settings": {
+                    "provider": "ollama",
+                    "base_url": "http://localhost:11434/v1",
+                    "api": "chat_completions",
+                }
+            },
+        )
+        assert saved.status_code == 200 and saved.json()["needs_onboarding"] is False
+        client.close()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-3000:]
+    finally:
+        provider.stop()
