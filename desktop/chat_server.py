@@ -102,7 +102,9 @@ class _AssistantIds:
                 and event.update.delta
             ):
                 self.streamed_text = True
-            return event.model_copy(update={"item_id": self._live[event.item_id]})
+            # In place: this runs once per streamed token.
+            event.item_id = self._live[event.item_id]
+            return event
         if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
             ours = self._live.pop(event.item.id, "") or self._new_id()
             return ThreadItemDoneEvent(item=event.item.model_copy(update={"id": ours}))

@@ -17,6 +17,7 @@ import threading
 import time
 import webbrowser
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("desktop")
 STARTED = time.monotonic()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What a launch has settled before it serves: flags, paths, socket, secrets, log."""
+
+    args: argparse.Namespace
+    paths: Paths
+    sock: socket.socket
+    token: str
+    keys: KeyStore
+    log_file: Path
+    sign_in: str
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,33 +152,28 @@ def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
     sign_in = f"http://127.0.0.1:{port}/?token={token}"
     log.info("starting on 127.0.0.1:%d, data dir %s", port, paths.data)
 
+    launch = Launch(args, paths, sock, token, keys, log_file, sign_in)
     if args.no_window or args.browser:
-        return _serve_headless(args, paths, sock, token, keys, log_file, sign_in)
-    return _serve_window(args, paths, sock, token, keys, log_file, sign_in)
+        return _serve_headless(launch)
+    return _serve_window(launch)
 
 
-def _build_app(
-    paths: Paths,
-    sock: socket.socket,
-    token: str,
-    keys: KeyStore,
-    log_file: Path,
-    on_focus: Callable[[], bool] | None,
-) -> FastAPI:
+def _build_app(launch: Launch, on_focus: Callable[[], bool] | None) -> FastAPI:
     """Open the store and build the app; raises DesktopError with a sentence for the user."""
     from desktop.app import create_app
     from desktop.store import SQLiteStore
 
+    paths = launch.paths
     store = SQLiteStore(paths.db, attachments_dir=paths.attachments)
     try:
         store.open()
         return create_app(
             data_dir=paths.data,
-            token=token,
-            port=sock.getsockname()[1],
+            token=launch.token,
+            port=launch.sock.getsockname()[1],
             store=store,
-            keys=keys,
-            log_file=log_file,
+            keys=launch.keys,
+            log_file=launch.log_file,
             on_focus=on_focus,
         )
     except BaseException:
@@ -172,51 +181,35 @@ def _build_app(
         raise
 
 
-def _serve_headless(
-    args: argparse.Namespace,
-    paths: Paths,
-    sock: socket.socket,
-    token: str,
-    keys: KeyStore,
-    log_file: Path,
-    sign_in: str,
-) -> int:
+def _serve_headless(launch: Launch) -> int:
     from desktop.errors import DesktopError
     from desktop.serving import serve
 
     def reopen_browser() -> bool:
-        return webbrowser.open(sign_in) if args.browser else False
+        return webbrowser.open(launch.sign_in) if launch.args.browser else False
 
     try:
-        app = _build_app(paths, sock, token, keys, log_file, reopen_browser)
+        app = _build_app(launch, reopen_browser)
     except DesktopError as exc:
-        sock.close()
+        launch.sock.close()
         return _fail(exc.message)
-    port = sock.getsockname()[1]
+    port = launch.sock.getsockname()[1]
     print(f"ChatKit Desktop {__version__} is serving on http://127.0.0.1:{port}", flush=True)
-    print(f"Open this URL to sign a browser in: {sign_in}", flush=True)
-    print(f"Data: {paths.data}  Log: {log_file}", flush=True)
-    if args.browser:
-        threading.Timer(0.3, lambda: webbrowser.open(sign_in)).start()
-    serve(app, sock)
+    print(f"Open this URL to sign a browser in: {launch.sign_in}", flush=True)
+    print(f"Data: {launch.paths.data}  Log: {launch.log_file}", flush=True)
+    if launch.args.browser:
+        threading.Timer(0.3, lambda: webbrowser.open(launch.sign_in)).start()
+    serve(app, launch.sock)
     log.info("stopped cleanly")
     return 0
 
 
-def _serve_window(
-    args: argparse.Namespace,
-    paths: Paths,
-    sock: socket.socket,
-    token: str,
-    keys: KeyStore,
-    log_file: Path,
-    sign_in: str,
-) -> int:
+def _serve_window(launch: Launch) -> int:
     from desktop.errors import DesktopError
     from desktop.serving import make_server
     from desktop.window import DesktopWindow
 
-    window = DesktopWindow(debug=args.debug, process_started=STARTED)
+    window = DesktopWindow(debug=launch.args.debug, process_started=STARTED)
     window.open_hidden()
     state: dict[str, Any] = {"server": None, "thread": None, "code": 0}
 
@@ -232,14 +225,16 @@ def _serve_window(
 
     def boot() -> None:
         try:
-            app = _build_app(paths, sock, token, keys, log_file, window.focus)
+            app = _build_app(launch, window.focus)
         except DesktopError as exc:
             state["code"] = _fail(exc.message)
             window.show_error(exc.message)
             return
         server = make_server(app)
         thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="server", daemon=False
+            target=lambda: asyncio.run(server.serve(sockets=[launch.sock])),
+            name="server",
+            daemon=False,
         )
         state["server"], state["thread"] = server, thread
         thread.start()
@@ -249,7 +244,7 @@ def _serve_window(
         if window.closed.is_set():
             server.should_exit = True
         else:
-            window.show_app(sign_in)
+            window.show_app(launch.sign_in)
 
     window.on_page_loaded = page_loaded
     window.on_close = stop_server
@@ -259,6 +254,6 @@ def _serve_window(
     stop_server()
     if state["thread"] is not None:
         state["thread"].join(timeout=20)
-    sock.close()
+    launch.sock.close()
     log.info("window closed; stopped cleanly")
     return int(state["code"])

@@ -1,0 +1,151 @@
+"""All benchmarks, one command: `python bench/run.py` (full scale) or `--small` (what CI runs).
+
+Runs bench/history.py, bench/relay.py and bench/launch.py (plus the built bundles' launch when
+dist/ has them), then prints one table of every figure next to its target and writes
+bench-results/summary.json. Figures never fail the run: they are for reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench-results"
+
+
+def run(script: str, *args: str) -> dict[str, Any]:
+    target = OUT / f"{Path(script).stem}.json"
+    cmd = [sys.executable, str(ROOT / "bench" / script), *args, "--json", str(target)]
+    print("+", " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return json.loads(target.read_text())  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="CI scale")
+    args = parser.parse_args()
+    small = ["--small"] if args.small else []
+    history = run("history.py", *small, *(["--repeat", "200"] if args.small else []))
+    relay = run("relay.py", *small)
+    launch = run("launch.py", "--runs", "5" if args.small else "7")
+    bundle_app = ROOT / "dist" / "chatkit-desktop" / "chatkit-desktop"
+    bundle_empty = ROOT / "dist" / "empty-window" / "empty-window"
+    bundle = None
+    if bundle_app.exists() and bundle_empty.exists():
+        target = OUT / "launch-bundle.json"
+        cmd = [
+            sys.executable,
+            str(ROOT / "bench" / "launch.py"),
+            "--runs",
+            "5" if args.small else "7",
+            "--app",
+            str(bundle_app),
+            "--empty",
+            str(bundle_empty),
+            "--json",
+            str(target),
+        ]
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        bundle = json.loads(target.read_text())
+
+    figures = history["figures"]
+    large = next(k for k in figures["threads.list first page"] if k not in ("100", "ratio"))
+    t, r, m, c = relay["ttft_ms"], relay["relay"], relay["memory_mb"], relay["concurrency"]
+    rows: list[tuple[str, str, str, bool | None]] = [
+        (
+            "launch to UI interactive vs empty window (source)",
+            f"{launch['ratio_of_medians']:.2f}x",
+            "<= 1.3x",
+            launch["ratio_of_medians"] <= 1.3,
+        ),
+    ]
+    if bundle:
+        rows.append(
+            (
+                "launch vs empty window (built bundles)",
+                f"{bundle['ratio_of_medians']:.2f}x",
+                "<= 1.5x",
+                bundle["ratio_of_medians"] <= 1.5,
+            )
+        )
+    rows += [
+        (
+            "time to first token, added (median)",
+            f"{t['added_median']:.1f} ms",
+            "< 30 ms",
+            t["added_median"] < 30,
+        ),
+        (
+            "per-token relay cost",
+            f"{r['per_token_us']:.0f} us",
+            "< 100 us",
+            r["per_token_us"] < 100,
+        ),
+        (
+            "relay throughput vs raw client",
+            f"{r['throughput_ratio']:.2f}x",
+            ">= 0.5x",
+            r["throughput_ratio"] >= 0.5,
+        ),
+    ]
+    for name in (
+        "threads.list first page",
+        "threads.list deep page",
+        "items.list first page",
+        "items.list deep page",
+    ):
+        f = figures[name]
+        rows.append(
+            (
+                f"{name} at {large} threads (median)",
+                f"{f[large]['median_ms']:.2f} ms",
+                "< 5 ms",
+                f[large]["median_ms"] < 5,
+            )
+        )
+        rows.append(
+            (f"  {large} vs 100 threads", f"{f['ratio']:.2f}x", "<= 1.5x", f["ratio"] <= 1.5)
+        )
+    cold = figures["cold start: open + first page"]
+    rows += [
+        (
+            f"cold start at {large} threads",
+            f"{cold[large]['median_ms']:.1f} ms",
+            f"<= 1.5x of 100 ({cold['ratio']:.2f}x)",
+            cold["ratio"] <= 1.5,
+        ),
+        ("RSS idle", f"{m['idle']:.0f} MB", "<= 150 MB", m["idle"] <= 150),
+        (
+            f"RSS growth after {m['turns']} turns",
+            f"{m['growth']:.1f} MB",
+            "<= 20 MB",
+            m["growth"] <= 20,
+        ),
+        ("10 streams + listing: added p95", f"{c['added_p95_ms']:.1f} ms", "reported", None),
+        ("10 streams + listing: errors", str(c["errors"]), "0", c["errors"] == 0),
+    ]
+    print("\nChatKit Desktop benchmarks" + (" (CI scale)" if args.small else ""))
+    print(f"{'figure':52} {'measured':>12} {'target':>24}  met")
+    for name, value, goal, met in rows:
+        mark = "-" if met is None else ("yes" if met else "NO")
+        print(f"{name:52} {value:>12} {goal:>24}  {mark}")
+    summary = {
+        "rows": [{"figure": n, "measured": v, "target": t_, "met": m_} for n, v, t_, m_ in rows],
+        "history": history,
+        "relay": relay,
+        "launch": launch,
+        "launch_bundle": bundle,
+    }
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"wrote {OUT / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""SIGKILL the app at random moments during streaming turns, again and again, on one data dir.
+
+After every restart: the file passes PRAGMA integrity_check, every user message the server had
+acknowledged is there, every thread loads, no item is duplicated, and no assistant message cut
+by the kill is shown as complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.fake_provider import FakeProvider
+
+TOKEN = "crash-test-token-abcdefghijklmnopqrstuvwxyz"
+KILLS = int(os.environ.get("CHATKIT_CRASH_KILLS", "50"))
+REPLIES = [" ".join(f"r{n}w{i}" for i in range(40)) for n in range(5)]
+
+
+def start(data: Path, provider: FakeProvider) -> tuple[subprocess.Popen[str], httpx.Client]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop", "--no-window", "--port", "0", "--data-dir", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={
+            **os.environ,
+            "CHATKIT_DESKTOP_TOKEN": TOKEN,
+            "OPENAI_API_KEY": "sk-crash-test-000000",
+            "OPENAI_BASE_URL": provider.base_url,
+            "CHATKIT_DESKTOP_MODEL": "fake-model",
+        },
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))  # type: ignore[union-attr]
+    return proc, httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+
+
+def stream_turn(
+    client: httpx.Client, payload: dict[str, object], acknowledged: list[str], text: str
+) -> None:
+    """Send one turn; record the message as acknowledged once the server confirms it was saved."""
+    try:
+        with client.stream("POST", "/chatkit", content=json.dumps(payload)) as response:
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line[6:])
+                if event["type"] == "thread.item.done" and event["item"]["type"] == "user_message":
+                    acknowledged.append(text)
+    except (httpx.HTTPError, json.JSONDecodeError):
+        pass  # the process was killed mid-stream
+
+
+def check(data: Path, client: httpx.Client, acknowledged: list[str]) -> None:
+    db = sqlite3.connect(data / "chats.db")
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+    threads = client.post(
+        "/chatkit", json={"type": "threads.list", "params": {"limit": 500}}
+    ).json()["data"]
+    seen_users: list[str] = []
+    for thread in threads:
+        got = client.post(
+            "/chatkit", json={"type": "threads.get_by_id", "params": {"thread_id": thread["id"]}}
+        )
+        assert got.status_code == 200
+        items = client.post(
+            "/chatkit",
+            json={
+                "type": "items.list",
+                "params": {"thread_id": thread["id"], "limit": 500, "order": "asc"},
+            },
+        ).json()["data"]
+        ids = [i["id"] for i in items]
+        assert len(ids) == len(set(ids)), f"duplicated items in {thread['id']}"
+        for item in items:
+            if item["type"] == "user_message":
+                seen_users.append(item["content"][0]["text"])
+            elif item["type"] == "assistant_message":
+                text = "".join(part["text"] for part in item["content"])
+                assert text in REPLIES, f"a cut reply is stored as complete: {text[:60]}…"
+    assert len(seen_users) == len(set(seen_users)), "a user message was stored twice"
+    missing = set(acknowledged) - set(seen_users)
+    assert not missing, f"acknowledged user messages lost: {sorted(missing)[:5]}"
+
+
+def test_random_sigkills_during_streaming_lose_nothing(tmp_path: Path) -> None:
+    rng = random.Random(20261122)
+    provider = FakeProvider().start()
+    provider.token_delay_s = 0.01
+    data = tmp_path / "data"
+    acknowledged: list[str] = []
+    thread_ids: list[str] = []
+    try:
+        for kill in range(KILLS):
+            proc, client = start(data, provider)
+            check(data, client, acknowledged)
+            threads = client.post(
+                "/chatkit", json={"type": "threads.list", "params": {"limit": 500}}
+            ).json()["data"]
+            thread_ids = [t["id"] for t in threads]
+            provider.replies.clear()
+            provider.reply(*(rng.choice(REPLIES) for _ in range(4)))
+            text = f"message {kill}"
+            if thread_ids and rng.random() < 0.6:
+                payload = {
+                    "type": "threads.add_user_message",
+                    "params": {
+                        "thread_id": rng.choice(thread_ids),
+                        "input": {
+                            "content": [{"type": "input_text", "text": text}],
+                            "attachments": [],
+                            "inference_options": {},
+                        },
+                    },
+                }
+            else:
+                payload = {
+                    "type": "threads.create",
+                    "params": {
+                        "input": {
+                            "content": [{"type": "input_text", "text": text}],
+                            "attachments": [],
+                            "inference_options": {},
+                        }
+                    },
+                }
+            turn = threading.Thread(target=stream_turn, args=(client, payload, acknowledged, text))
+            turn.start()
+            time.sleep(
+                rng.uniform(0.0, 0.5)
+            )  # somewhere in the turn: before, during or after the reply
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            turn.join(timeout=10)
+            client.close()
+        proc, client = start(data, provider)
+        check(data, client, acknowledged)
+        assert len(acknowledged) >= KILLS // 3  # most kills landed mid-turn, not before the message
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        provider.stop()
