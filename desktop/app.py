@@ -77,8 +77,13 @@ class ChatEngine:
         return (await self.server()).clients
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            await (await self._task).aclose()
+        if self._task is None:
+            return
+        try:
+            server = await self._task
+        except Exception:
+            return  # it never started; /chatkit already reported why
+        await server.aclose()
 
 
 @dataclass
