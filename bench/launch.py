@@ -21,22 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    number = b""
-    while not number.endswith(b"\n"):
-        number += os.read(read_fd, 16)
-    os.close(read_fd)
-    return proc, f":{number.decode().strip()}"
+from tests.xvfb import start_xvfb  # noqa: E402
 
 
 def timed_launch(args: list[str], ready: re.Pattern[str], env: dict[str, str]) -> float:

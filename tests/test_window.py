@@ -15,6 +15,7 @@ import pytest
 from Xlib import X, display, protocol
 
 from tests.fake_provider import FakeProvider
+from tests.xvfb import start_xvfb
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("CHATKIT_ARTIFACTS", ROOT / "artifacts"))
@@ -22,22 +23,8 @@ ARTIFACTS = Path(os.environ.get("CHATKIT_ARTIFACTS", ROOT / "artifacts"))
 
 @pytest.fixture(scope="module")
 def xvfb() -> Iterator[str]:
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    number = b""
-    while not number.endswith(b"\n"):
-        chunk = os.read(read_fd, 16)
-        if not chunk:
-            raise RuntimeError("Xvfb did not start")
-        number += chunk
-    os.close(read_fd)
-    yield f":{number.decode().strip()}"
+    proc, screen = start_xvfb()
+    yield screen
     proc.terminate()
     proc.wait(timeout=10)
 
