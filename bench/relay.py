@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import re
 import signal
 import statistics
 import subprocess
@@ -33,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fake_provider import FakeProvider  # noqa: E402
+from tests.headless import start_headless  # noqa: E402
 
 TOKEN = "bench-relay-token-0123456789abcdefghijkl"
 
@@ -62,31 +61,16 @@ class App:
         (data / "settings.json").write_text(
             json.dumps({"max_retries": 0, "generate_titles": False})
         )
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "desktop",
-                "--no-window",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=ROOT,
-            env={
-                **os.environ,
+        self.proc, port = start_headless(
+            data,
+            {
                 "CHATKIT_DESKTOP_TOKEN": TOKEN,
                 "OPENAI_API_KEY": "sk-bench-000000000",
                 "OPENAI_BASE_URL": provider.base_url,
                 "CHATKIT_DESKTOP_MODEL": "fake-model",
             },
+            stderr=subprocess.DEVNULL,
         )
-        assert self.proc.stdout is not None
-        port = int(re.search(r"127\.0\.0\.1:(\d+)", self.proc.stdout.readline()).group(1))  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
 
     def client(self) -> httpx.AsyncClient:

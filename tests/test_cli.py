@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fake_provider import FakeProvider, Fault
+from tests.headless import start_headless
 from tests.live import API_KEY, parse_sse, user_input
 
 TOKEN = "cli-test-token-abcdefghijklmnopqrstuvwxyz"
@@ -55,37 +56,7 @@ class Running:
 
 @contextmanager
 def running(data_dir: Path, env: dict[str, str] | None = None, *extra: str) -> Iterator[Running]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "desktop",
-            "--no-window",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "CHATKIT_DESKTOP_TOKEN": TOKEN, **(env or {})},
-    )
-    assert proc.stdout is not None
-    port = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if match := re.search(r"serving on http://127\.0\.0\.1:(\d+)", line):
-            port = int(match.group(1))
-            break
-    if port is None:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"server did not start: {out} {err}")
+    proc, port = start_headless(data_dir, {"CHATKIT_DESKTOP_TOKEN": TOKEN, **(env or {})}, *extra)
     run = Running(proc, port)
     try:
         yield run

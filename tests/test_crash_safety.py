@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from tests.fake_provider import FakeProvider
+from tests.headless import start_headless
 
 TOKEN = "crash-test-token-abcdefghijklmnopqrstuvwxyz"
 KILLS = int(os.environ.get("CHATKIT_CRASH_KILLS", "50"))
@@ -29,22 +28,16 @@ REPLIES = [" ".join(f"r{n}w{i}" for i in range(40)) for n in range(5)]
 
 
 def start(data: Path, provider: FakeProvider) -> tuple[subprocess.Popen[str], httpx.Client]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "desktop", "--no-window", "--port", "0", "--data-dir", str(data)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={
-            **os.environ,
+    proc, port = start_headless(
+        data,
+        {
             "CHATKIT_DESKTOP_TOKEN": TOKEN,
             "OPENAI_API_KEY": "sk-crash-test-000000",
             "OPENAI_BASE_URL": provider.base_url,
             "CHATKIT_DESKTOP_MODEL": "fake-model",
         },
+        stderr=subprocess.DEVNULL,
     )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))  # type: ignore[union-attr]
     return proc, httpx.Client(
         base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {TOKEN}"},
