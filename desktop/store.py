@@ -380,8 +380,9 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
         rows, snap = await self._read(q)
         has_more = len(rows) > limit
         rows = rows[:limit]
-        last = rows[-1][0] if rows else None
-        if has_more and last is not None:
+        # chatkit's contract: `after` names the last row only while there is more to read.
+        last = rows[-1][0] if rows and has_more else None
+        if last is not None:
             with self._cursor_lock:
                 self._cursors[(direction, last)] = (snap, rows[-1][2])
                 self._cursors.move_to_end((direction, last))
@@ -442,7 +443,7 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
         return Page(
             data=[adapter.validate_json(r[1]) for r in rows],
             has_more=has_more,
-            after=rows[-1][0] if rows else None,
+            after=rows[-1][0] if rows and has_more else None,
         )
 
     async def add_thread_item(

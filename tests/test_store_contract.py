@@ -269,6 +269,11 @@ class StoreContract(ABC):
         second = await store.load_threads(2, first.after, "desc", CTX)
         assert [t.id for t in second.data] == ["a"]
         assert not second.has_more
+        # The last page names no cursor: clients stop on it (chatkit's own store suite).
+        assert second.after is None
+        for order in ("asc", "desc"):
+            whole = await store.load_threads(10, None, order, CTX)
+            assert not whole.has_more and whole.after is None
 
     async def test_threads_becoming_active_while_paging_are_not_skipped_or_repeated(
         self, store: Store[RequestContext]
@@ -334,10 +339,22 @@ class StoreContract(ABC):
                 page = await store.load_thread_items("t1", after, 3, order, CTX)
                 seen += [i.id for i in page.data]
                 if not page.has_more:
+                    assert page.after is None
                     break
                 assert page.after == page.data[-1].id
                 after = page.after
             assert seen == expected
+
+    async def test_item_page_from_a_cursor_to_the_end(self, store: Store[RequestContext]) -> None:
+        await store.save_thread(thread("t1"), CTX)
+        for i in range(5):
+            await store.add_thread_item("t1", user_message("t1", f"m{i}"), CTX)
+        rest = await store.load_thread_items("t1", "m1", 3, "asc", CTX)
+        assert [i.id for i in rest.data] == ["m2", "m3", "m4"]
+        assert not rest.has_more and rest.after is None
+        head = await store.load_thread_items("t1", None, 2, "asc", CTX)
+        assert [i.id for i in head.data] == ["m0", "m1"]
+        assert head.has_more and head.after == "m1"
 
     async def test_save_item_upserts_without_moving_it(self, store: Store[RequestContext]) -> None:
         await store.save_thread(thread("t1"), CTX)
