@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -28,9 +29,10 @@ from desktop.errors import DesktopError, InvalidRequestError, PayloadTooLarge
 from desktop.keys import KeyStore
 from desktop.paths import Paths, resolve_paths, ui_dir
 from desktop.protocol import MAX_REQUEST_BYTES, parse_request
-from desktop.security import SESSION_COOKIE, Guard, GuardMiddleware, page_csp, token_matches
+from desktop.security import Guard, GuardMiddleware, SignInCodes, page_csp, token_matches
 from desktop.settings_api import SettingsService, settings_router
 from desktop.store import SQLiteStore
+from desktop.ui_state import UiState
 
 if TYPE_CHECKING:
     from desktop.chat_server import DesktopChatServer
@@ -93,6 +95,7 @@ class AppState:
     chat: ChatEngine
     token: str
     settings: SettingsService
+    sign_in_codes: SignInCodes
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -146,7 +149,12 @@ def create_app(
     service = SettingsService(paths.settings, environ, keys or KeyStore(paths.data))
     db = store or SQLiteStore(paths.db, attachments_dir=paths.attachments)
     chat = ChatEngine(db, service)
-    state = AppState(paths=paths, store=db, chat=chat, token=token, settings=service)
+    codes = SignInCodes()
+    ui_state = UiState(paths.ui_state)
+    guard = Guard(token, port)
+    state = AppState(
+        paths=paths, store=db, chat=chat, token=token, settings=service, sign_in_codes=codes
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -167,7 +175,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.desktop = state
-    app.add_middleware(GuardMiddleware, guard=Guard(token, port))
+    app.add_middleware(GuardMiddleware, guard=guard)
     app.include_router(
         settings_router(
             service, chat.clients, data_dir=paths.data, log_file=lambda: log_file, on_focus=on_focus
@@ -194,6 +202,8 @@ def create_app(
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return error_response(exc)
+
+    context_for_store = RequestContext()
 
     def context_for(request: Request) -> RequestContext:
         base = f"http://{request.headers['host']}"
@@ -232,6 +242,30 @@ def create_app(
             media_type="text/event-stream",
             headers={"X-Accel-Buffering": "no"},
         )
+
+    @app.get("/api/threads/{thread_id}/feedback")
+    async def thread_feedback(thread_id: str) -> dict[str, dict[str, str]]:
+        # The protocol saves feedback but never returns it; the built-in client shows it again.
+        await db.load_thread(thread_id, context_for_store)
+        return {"feedback": await db.load_feedback(thread_id)}
+
+    @app.delete("/api/threads/{thread_id}/feedback/{item_id}", status_code=204)
+    async def clear_feedback(thread_id: str, item_id: str) -> Response:
+        await db.load_thread(thread_id, context_for_store)
+        await db.clear_feedback(thread_id, item_id)
+        return Response(status_code=204)
+
+    @app.get("/api/ui-state")
+    async def get_ui_state() -> dict[str, object]:
+        return await asyncio.to_thread(ui_state.get)
+
+    @app.put("/api/ui-state")
+    async def put_ui_state(request: Request) -> dict[str, object]:
+        try:
+            changes = json.loads(await request.body() or b"{}")
+        except (ValueError, RecursionError) as exc:
+            raise InvalidRequestError("The request body is not valid JSON.") from exc
+        return await asyncio.to_thread(ui_state.update, changes)
 
     @app.api_route("/api/attachments/{attachment_id}/upload", methods=["PUT", "POST"])
     async def upload(attachment_id: str, request: Request) -> Response:
@@ -275,12 +309,13 @@ def create_app(
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> Response:
         offered = request.query_params.get("token")
-        if offered is not None:
-            # Sign this browser in, then take the token out of the address bar.
+        code = request.query_params.get("code")
+        if offered is not None or code is not None:
+            # Sign this browser in, then take the token or code out of the address bar.
             response: Response = RedirectResponse("/", status_code=303)
-            if token_matches(offered, token):
+            if token_matches(offered, token) or (code is not None and codes.redeem(code)):
                 response.set_cookie(
-                    SESSION_COOKIE, token, httponly=True, samesite="strict", path="/"
+                    guard.cookie_name, guard.session, httponly=True, samesite="strict", path="/"
                 )
             return response
         csp = page_csp(allow_chatkit=service.effective().chat_interface != "builtin")

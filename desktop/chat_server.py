@@ -33,6 +33,7 @@ from chatkit.types import (
     ThreadsCustomActionReq,
     ThreadsRetryAfterItemReq,
     ThreadStreamEvent,
+    ThreadsUpdateReq,
     TranscriptionResult,
     UserMessageInput,
     UserMessageItem,
@@ -43,7 +44,7 @@ from chatkit.types import (
 
 from desktop.config import ProviderConfig
 from desktop.context import RequestContext
-from desktop.converter import DesktopConverter
+from desktop.converter import DesktopConverter, sendable_attachments
 from desktop.errors import DesktopError, InvalidRequestError, NotFound
 from desktop.protocol import parse_request
 from desktop.provider import ProviderClients, translate
@@ -60,8 +61,28 @@ TITLE_INSTRUCTIONS = (
 TITLE_GRACE_S = 1.0
 
 
+# Bidirectional-text controls can make a title display as something else (U+202E reverses
+# what follows); control characters have no place in a one-line title.
+_TITLE_JUNK = dict.fromkeys(
+    [
+        *range(0x00, 0x20),
+        0x7F,
+        0x061C,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ],
+    " ",
+)
+
+
+def clean_title(title: str, limit: int = 200) -> str:
+    return " ".join(title.translate(_TITLE_JUNK).split())[:limit]
+
+
 def fallback_title(text: str, words: int = 6, limit: int = 60) -> str:
-    first = " ".join(text.split()[:words])
+    first = " ".join(clean_title(text, 10_000).split()[:words])
     if len(first) > limit:
         first = first[: limit - 1].rstrip() + "…"
     return first or "New chat"
@@ -124,7 +145,6 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         self.db = store
         self._config = config
         self.clients = clients or ProviderClients()
-        self.converter = DesktopConverter(store)
         self._background: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ requests
@@ -141,6 +161,8 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
     ) -> StreamingResult | NonStreamingResult:
         """Run a parsed request. Problems found before a stream starts raise DesktopError."""
         await self._check(request)
+        if isinstance(request, ThreadsUpdateReq):
+            request.params.title = clean_title(request.params.title)
         if is_streaming_req(request):
             return StreamingResult(self._process_streaming(request, context))
         return NonStreamingResult(await self._process_non_streaming(request, context))
@@ -191,7 +213,11 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         ids = _AssistantIds(lambda: self.store.generate_item_id("message", thread, context))
         try:
             history = await self._history(thread, cfg, context)
-            agent_input = await self.converter.to_agent_input(history)
+            sizes = await self.db.attachment_sizes(
+                [a.id for item in history for a in getattr(item, "attachments", None) or []]
+            )
+            converter = DesktopConverter(self.db, sendable_attachments(history, sizes))
+            agent_input = await converter.to_agent_input(history)
             run_config = self.clients.run_config(cfg)
             agent = Agent[AgentContext[RequestContext]](
                 name="Assistant", instructions=cfg.system_prompt, model=cfg.model
@@ -258,7 +284,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             result = await Runner.run(
                 agent, text[:2000], run_config=self.clients.run_config(cfg), max_turns=1
             )
-            title = " ".join(str(result.final_output).split()).strip("\"'“”. ")
+            title = clean_title(str(result.final_output)).strip("\"'“”. ")
         except (Exception, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError):
                 raise

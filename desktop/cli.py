@@ -98,8 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         return _fail(f"--port must be between 0 and 65535, not {args.port}.", 2)
 
+    from desktop.fileio import make_private, restrict_new_files
     from desktop.paths import resolve_paths
 
+    # Chats, keys and the instance's details are the user's alone, on a shared machine too.
+    restrict_new_files()
     paths = resolve_paths(args.data_dir)
     try:
         paths.data.mkdir(parents=True, exist_ok=True)
@@ -107,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"can't create the data folder {paths.data}: {exc.strerror}.")
     if not os.access(paths.data, os.W_OK):
         return _fail(f"the data folder {paths.data} is not writable.")
+    make_private(paths.data)
+    make_private(paths.logs)
 
     from desktop.instance import InstanceLock, ask_to_focus
 
@@ -133,12 +138,16 @@ def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
 
     token = make_token()
     keys = KeyStore(paths.data)
-    log_file = setup_logging(
-        paths.logs,
-        debug=args.debug,
-        # Masks only what is loaded: a key still in the keychain can't be in a log line yet.
-        secrets=lambda: (token, os.environ.get(ENV_API_KEY), keys.peek()),
-    )
+    try:
+        log_file = setup_logging(
+            paths.logs,
+            debug=args.debug,
+            # Masks only what is loaded: a key still in the keychain can't be in a log line yet.
+            secrets=lambda: (token, os.environ.get(ENV_API_KEY), keys.peek()),
+        )
+    except OSError as exc:
+        where = exc.filename or paths.logs
+        return _fail(f"can't write the log at {where}: {exc.strerror or exc}.")
     try:
         sock = bind_loopback(args.port)
     except OSError as exc:
@@ -185,11 +194,17 @@ def _serve_headless(launch: Launch) -> int:
     from desktop.errors import DesktopError
     from desktop.serving import serve
 
-    def reopen_browser() -> bool:
-        return webbrowser.open(launch.sign_in) if launch.args.browser else False
+    app: FastAPI | None = None
+
+    def open_browser() -> bool:
+        # A one-time code, not the token: a browser's command line is visible to other users.
+        if app is None or not launch.args.browser:
+            return False
+        code = app.state.desktop.sign_in_codes.issue()
+        return webbrowser.open(f"{launch.sign_in.split('?', 1)[0]}?code={code}")
 
     try:
-        app = _build_app(launch, reopen_browser)
+        app = _build_app(launch, open_browser)
     except DesktopError as exc:
         launch.sock.close()
         return _fail(exc.message)
@@ -198,7 +213,7 @@ def _serve_headless(launch: Launch) -> int:
     print(f"Open this URL to sign a browser in: {launch.sign_in}", flush=True)
     print(f"Data: {launch.paths.data}  Log: {launch.log_file}", flush=True)
     if launch.args.browser:
-        threading.Timer(0.3, lambda: webbrowser.open(launch.sign_in)).start()
+        threading.Timer(0.3, open_browser).start()
     serve(app, launch.sock)
     log.info("stopped cleanly")
     return 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from desktop.errors import ConfigError
+from desktop.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +91,15 @@ def load_settings(path: Path) -> Settings:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raw = "\ufffd"  # unreadable text is a corrupt file: set aside below
+        else:
+            reason = "it is a folder" if path.is_dir() else (exc.strerror or type(exc).__name__)
+            raise ConfigError(
+                f"Can't read the settings file {path}: {reason}. Move it aside to start from "
+                "defaults."
+            ) from exc
     try:
         return Settings.model_validate(json.loads(raw))
     except (ValueError, ValidationError) as exc:
@@ -109,18 +117,7 @@ def load_settings(path: Path) -> Settings:
 
 def save_settings(path: Path, settings: Settings) -> None:
     """Write atomically, so a crash mid-write never leaves a half-written settings file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(settings.model_dump_json(indent=2))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, settings.model_dump_json(indent=2))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ from desktop.store import SQLiteStore
 
 # Text files are inlined into the prompt; past this many characters they are cut.
 MAX_INLINE_TEXT_CHARS = 100_000
+# The file bytes one turn may send (each is read and base64-encoded for the request). Newer
+# attachments come first; older ones past this are named but not sent.
+MAX_TURN_ATTACHMENT_BYTES = 32 * 1024 * 1024
 
 
 def _flatten(item: TResponseInputItem) -> TResponseInputItem:
@@ -43,13 +46,41 @@ def _flatten(item: TResponseInputItem) -> TResponseInputItem:
     return cast(TResponseInputItem, {"type": "message", "role": raw["role"], "content": text})
 
 
+def _data_url(mime: str, data: bytes) -> str:
+    # One encoded copy: the prefix is joined as bytes, then decoded once.
+    return (f"data:{mime};base64,".encode() + base64.b64encode(data)).decode("ascii")
+
+
+def sendable_attachments(items: Sequence[ThreadItem], sizes: dict[str, int]) -> set[str]:
+    """The attachments of `items` (oldest first) that fit the turn's budget, newest first."""
+    allowed: set[str] = set()
+    budget = MAX_TURN_ATTACHMENT_BYTES
+    for item in reversed(items):
+        for attachment in reversed(getattr(item, "attachments", None) or []):
+            size = sizes.get(attachment.id, 0)
+            if size <= budget:
+                budget -= size
+                allowed.add(attachment.id)
+    return allowed
+
+
 class DesktopConverter(ThreadItemConverter):
-    def __init__(self, store: SQLiteStore) -> None:
+    """Converts one turn's history. `sendable` names the attachments whose bytes fit the turn's
+    budget (None: all of them)."""
+
+    def __init__(self, store: SQLiteStore, sendable: set[str] | None = None) -> None:
         self.store = store
+        self.sendable = sendable
 
     async def attachment_to_message_content(
         self, attachment: Attachment
     ) -> ResponseInputContentParam:
+        if self.sendable is not None and attachment.id not in self.sendable:
+            return ResponseInputTextParam(
+                type="input_text",
+                text=f"[The earlier attachment '{attachment.name}' is not included in this "
+                "request, to keep it within the size limit.]",
+            )
         try:
             stored, path = await self.store.attachment_file(attachment.id)
             data = await asyncio.to_thread(Path.read_bytes, path)
@@ -61,15 +92,11 @@ class DesktopConverter(ThreadItemConverter):
         mime = stored.mime_type
         if mime in rules.IMAGE_TYPES:
             return ResponseInputImageParam(
-                type="input_image",
-                detail="auto",
-                image_url=f"data:{mime};base64,{base64.b64encode(data).decode()}",
+                type="input_image", detail="auto", image_url=_data_url(mime, data)
             )
         if mime == rules.PDF:
             return ResponseInputFileParam(
-                type="input_file",
-                filename=stored.name,
-                file_data=f"data:{mime};base64,{base64.b64encode(data).decode()}",
+                type="input_file", filename=stored.name, file_data=_data_url(mime, data)
             )
         text = data.decode("utf-8", errors="replace")
         note = ""

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from desktop.fileio import atomic_write
+
 LOCK_NAME = ".instance.lock"
 INFO_NAME = ".instance.json"
 
@@ -59,13 +61,7 @@ class InstanceLock:
         return True
 
     def publish(self, port: int, token: str) -> None:
-        tmp = self.info_path.with_suffix(".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"pid": os.getpid(), "port": port, "token": token}, out)
-        os.replace(tmp, self.info_path)
+        atomic_write(self.info_path, json.dumps({"pid": os.getpid(), "port": port, "token": token}))
 
     def release(self) -> None:
         if self._handle is None:

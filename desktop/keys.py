@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from desktop.config import ENV_API_KEY
+from desktop.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,7 @@ class KeyFile:
         return value or None
 
     def set(self, key: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(key.strip())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, key.strip())
 
     def clear(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -28,6 +28,10 @@ class Paths:
         return self.data / "settings.json"
 
     @property
+    def ui_state(self) -> Path:
+        return self.data / "ui-state.json"
+
+    @property
     def attachments(self) -> Path:
         return self.data / "attachments"
 

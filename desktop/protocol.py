@@ -33,6 +33,8 @@ def parse_request(raw: bytes | str) -> ChatKitReq:
         payload: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"The request body is not valid JSON: {exc}.") from exc
+    except RecursionError as exc:
+        raise InvalidRequestError("The request body is nested too deeply.") from exc
     if not isinstance(payload, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
     kind = payload.get("type")
@@ -42,6 +44,8 @@ def parse_request(raw: bytes | str) -> ChatKitReq:
         raise InvalidRequestError(f"Unknown request type '{kind[:80]}'.")
     try:
         return request_adapter().validate_python(payload)
+    except RecursionError as exc:
+        raise InvalidRequestError("The request body is nested too deeply.") from exc
     except ValidationError as exc:
         raise InvalidRequestError(describe(exc, skip=1)) from exc
 

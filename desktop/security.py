@@ -9,11 +9,15 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import threading
+import time
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from desktop.errors import PayloadTooLarge
 
 TOKEN_ENV = "CHATKIT_DESKTOP_TOKEN"  # noqa: S105 (a variable name, not a secret)
 SESSION_COOKIE = "chatkit_desktop_session"
@@ -42,6 +46,46 @@ def make_token(env: dict[str, str] | None = None) -> str:
     return source.get(TOKEN_ENV) or secrets.token_urlsafe(32)
 
 
+def session_cookie_name(port: int | None) -> str:
+    """Browsers send a 127.0.0.1 cookie to every port, so each instance names its own."""
+    return f"{SESSION_COOKIE}_{port}" if port else SESSION_COOKIE
+
+
+# Request bodies larger than this are refused while they arrive. Uploads have their own cap.
+MAX_API_BODY = 256 * 1024
+MAX_CHATKIT_BODY = 8 * 1024 * 1024
+
+
+def body_limit(path: str) -> int | None:
+    if path.startswith("/api/attachments/"):
+        return None
+    return MAX_CHATKIT_BODY if path.startswith("/chatkit") else MAX_API_BODY
+
+
+class SignInCodes:
+    """One-time codes that sign a browser in, for URLs that other local users may see (a
+    browser's command line is public in `ps`). A code works once, within a minute."""
+
+    LIFETIME_S = 60.0
+
+    def __init__(self) -> None:
+        self._codes: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            now = time.monotonic()
+            self._codes = {c: t for c, t in self._codes.items() if t > now}
+            self._codes[code] = now + self.LIFETIME_S
+        return code
+
+    def redeem(self, code: str) -> bool:
+        with self._lock:
+            expires = self._codes.pop(code, None)
+        return expires is not None and expires > time.monotonic()
+
+
 def token_matches(candidate: str | None, token: str) -> bool:
     return candidate is not None and hmac.compare_digest(candidate.encode(), token.encode())
 
@@ -57,9 +101,13 @@ def _refuse(status: int, message: str) -> Response:
 class Guard:
     """The checks every request passes before it reaches a route."""
 
-    def __init__(self, token: str, port: int | None) -> None:
+    def __init__(self, token: str, port: int | None, session: str | None = None) -> None:
         self.token = token
         self.port = port
+        # The cookie's value is not the token: a page that learns it can't use it as a Bearer
+        # token, and another instance's sign-in can't replace it.
+        self.session = session or secrets.token_urlsafe(32)
+        self.cookie_name = session_cookie_name(port)
 
     def host_allowed(self, host: str | None) -> bool:
         if not host:
@@ -81,7 +129,7 @@ class Guard:
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer " and token_matches(header[7:].strip(), self.token):
             return True
-        return token_matches(request.cookies.get(SESSION_COOKIE), self.token)
+        return token_matches(request.cookies.get(self.cookie_name), self.session)
 
     def check(self, request: Request) -> Response | None:
         """None when the request may proceed, else the refusal to send."""
@@ -118,4 +166,35 @@ class GuardMiddleware:
                 headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        limit = body_limit(scope["path"])
+        if limit is None:
+            await self.app(scope, receive, send_with_headers)
+            return
+        declared = Request(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the route's body read; the app's error boundary answers 413.
+                    raise PayloadTooLarge(_too_large_text(limit))
+            return message
+
+        await self.app(scope, limited_receive, send_with_headers)
+
+
+def _too_large_text(limit: int) -> str:
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} kB"
+    return f"The request is larger than the {size} this address accepts."
+
+
+def _too_large(limit: int) -> Response:
+    return JSONResponse(
+        {"error": {"code": "too_large", "message": _too_large_text(limit)}}, status_code=413
+    )

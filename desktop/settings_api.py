@@ -37,6 +37,11 @@ page_log = logging.getLogger("desktop.page")
 
 _ENV_FIELDS = {ENV_BASE_URL: "base_url", ENV_MODEL: "model", ENV_API: "api"}
 _MAX_KEY_CHARS = 512
+# Line breaks and other controls in a page's log message would forge log lines.
+_LOG_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
 
 
 class SettingsInvalid(ConfigError):
@@ -182,8 +187,19 @@ def settings_router(
         except SettingsInvalid as exc:
             return {"ok": False, "message": exc.message, "fields": exc.fields}
         candidate = apply_env(candidate, service.env)
-        cfg = provider_config(candidate, (update.api_key or "").strip() or service.key())
-        return await _probe(await clients(), cfg)
+        typed = (update.api_key or "").strip()
+        saved = service.key()
+        # The saved key goes only to the saved address: whatever script runs in the page must
+        # not be able to send it anywhere else by testing another URL.
+        same_place = candidate.base_url == service.effective().base_url
+        cfg = provider_config(candidate, typed or (saved if same_place else None))
+        result = await _probe(await clients(), cfg)
+        if not result["ok"] and saved and not typed and not same_place:
+            result["message"] += (
+                " The saved key is only sent to the saved address: save this address first, "
+                "or enter the key here to test it."
+            )
+        return result
 
     @router.get("/api/models")
     async def models() -> Response:
@@ -200,7 +216,12 @@ def settings_router(
         level = {"error": logging.ERROR, "warning": logging.WARNING, "warn": logging.WARNING}.get(
             entry.level.lower(), logging.INFO
         )
-        page_log.log(level, "[%s] %s", entry.source[:40], entry.message[:4000])
+        page_log.log(
+            level,
+            "[%s] %s",
+            entry.source[:40].translate(_LOG_ESCAPES),
+            entry.message[:4000].translate(_LOG_ESCAPES),
+        )
         return Response(status_code=204)
 
     @router.post("/api/instance/focus")

@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import sqlite3
+import stat
 import threading
 import time
 from collections import OrderedDict
@@ -38,6 +39,7 @@ from pydantic import AnyUrl, TypeAdapter
 from desktop import attachments as rules
 from desktop.context import RequestContext
 from desktop.errors import InvalidRequestError, PayloadTooLarge, StoreError, UnsupportedMediaType
+from desktop.fileio import owner_only
 from desktop.migrations import MIGRATIONS, Migration, check_not_newer, migrate
 
 T = TypeVar("T")
@@ -45,6 +47,8 @@ Order = Literal["asc", "desc"]
 
 # Uploads that no message claimed within this time are removed when the store opens.
 ORPHAN_UPLOAD_AGE_S = 24 * 3600
+# Files uploaded but not yet sent with a message; past this, new uploads are refused.
+MAX_PENDING_UPLOADS = 50
 _CURSOR_MEMORY = 1024
 _PART_SUFFIX = ".part"
 
@@ -80,6 +84,21 @@ def _metadata_only(thread: ThreadMetadata) -> ThreadMetadata:
     if isinstance(thread, Thread):
         return ThreadMetadata(**thread.model_dump(exclude={"items"}))
     return thread
+
+
+def _stored_json(attachment: Attachment) -> str:
+    """An attachment as saved: upload headers carry the session token, which is never stored."""
+    descriptor = attachment.upload_descriptor
+    if descriptor is not None and descriptor.headers:
+        attachment = attachment.model_copy(
+            update={"upload_descriptor": descriptor.model_copy(update={"headers": {}})}
+        )
+    return attachment.model_dump_json()
+
+
+def _open_private(path: Path) -> Any:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "wb")
 
 
 def _order(order: str) -> Order:
@@ -133,6 +152,7 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
                 ) from exc
             if self.path.exists():
                 self._check_readable()
+            self._check_writable()
             db = self._connect(read_only=False)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -144,6 +164,9 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
                 db.close()
                 raise
             db.close()
+            # Created before the app restricted new files, or by another tool: owner-only.
+            for path in (self.path.parent, self.attachments_dir, self.path):
+                owner_only(path)
             self._opened = True
             self._cleanup_orphans()
 
@@ -156,12 +179,33 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
         except sqlite3.Error as exc:
             raise StoreError(self._describe(exc)) from exc
         try:
-            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            tables = {
+                r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            if tables and "_migrations" not in tables:
+                raise StoreError(
+                    f"{self.path} is another program's database, not a ChatKit Desktop chat "
+                    "history. It was left untouched; move it aside to start a new history."
+                )
             check_not_newer(probe, self._migrations)
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._describe(exc)) from exc
         finally:
             probe.close()
+
+    def _check_writable(self) -> None:
+        # SQLite opens a read-only file without complaint and fails every write later: say so now.
+        # It also needs to create its journal files beside the file. A file its owner marked
+        # read-only counts as read-only even for an administrator, who could write it anyway.
+        for path in (self.path, self.path.parent):
+            if path.exists() and (
+                not os.access(path, os.W_OK) or not path.stat().st_mode & stat.S_IWUSR
+            ):
+                what = "file" if path == self.path else "folder"
+                raise StoreError(
+                    f"The chat history {what} {path} is read-only, so nothing could be saved. "
+                    "Make it writable, then start the app again."
+                )
 
     def _describe(self, exc: sqlite3.Error) -> str:
         text = str(exc)
@@ -491,6 +535,14 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
 
         await self._write(w)
 
+    async def clear_feedback(self, thread_id: str, item_id: str) -> None:
+        def w(db: sqlite3.Connection) -> None:
+            db.execute(
+                "DELETE FROM feedback WHERE thread_id = ? AND item_id = ?", (thread_id, item_id)
+            )
+
+        await self._write(w)
+
     async def load_feedback(self, thread_id: str) -> dict[str, str]:
         def q(db: sqlite3.Connection) -> dict[str, str]:
             rows = db.execute(
@@ -503,7 +555,7 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
     # ------------------------------------------------------------------ attachments (metadata)
 
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
-        data = attachment.model_dump_json()
+        data = _stored_json(attachment)
 
         def w(db: sqlite3.Connection) -> None:
             db.execute(
@@ -528,6 +580,22 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
                 (attachment_id,),
             ).fetchone()
             return (row[0], row[1], row[2]) if row else None
+
+        return await self._read(q)
+
+    async def attachment_sizes(self, attachment_ids: list[str]) -> dict[str, int]:
+        """The stored byte size of each uploaded attachment among `attachment_ids`."""
+        if not attachment_ids:
+            return {}
+
+        def q(db: sqlite3.Connection) -> dict[str, int]:
+            marks = ",".join("?" * len(attachment_ids))
+            rows = db.execute(
+                f"SELECT id, stored_size FROM attachments WHERE id IN ({marks}) "  # noqa: S608
+                "AND stored_size IS NOT NULL",
+                attachment_ids,
+            )
+            return {r[0]: int(r[1]) for r in rows}
 
         return await self._read(q)
 
@@ -570,9 +638,16 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
             attachment = FileAttachment(
                 id=attachment_id, name=name, mime_type=mime, upload_descriptor=descriptor
             )
-        data = attachment.model_dump_json()
+        data = _stored_json(attachment)
 
         def w(db: sqlite3.Connection) -> None:
+            pending = db.execute(
+                "SELECT count(*) FROM attachments WHERE thread_id IS NULL"
+            ).fetchone()[0]
+            if pending >= MAX_PENDING_UPLOADS:
+                raise InvalidRequestError(
+                    f"{pending} files are waiting to be sent. Send them or remove some first."
+                )
             db.execute(
                 "INSERT INTO attachments (id, thread_id, mime_type, declared_size, created_at, data) "
                 "VALUES (?, NULL, ?, ?, ?, ?)",
@@ -615,7 +690,7 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
         part = path.with_name(path.name + _PART_SUFFIX)
         size = 0
         head = b""
-        handle = await asyncio.to_thread(open, part, "wb")
+        handle = await asyncio.to_thread(_open_private, part)
         try:
             async for chunk in chunks:
                 size += len(chunk)

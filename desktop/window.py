@@ -14,8 +14,10 @@ import signal
 import sys
 import threading
 import time
+import webbrowser
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,20 @@ def error_page(message: str) -> str:
         "<body style='font:15px system-ui,sans-serif;margin:2em'>"
         f"<h1>ChatKit Desktop can't start</h1><p>{html.escape(message)}</p></body>"
     )
+
+
+EXTERNAL_SCHEMES = ("http", "https", "mailto")
+
+
+def stays_in_app(url: str, app_url: str | None) -> bool:
+    """Whether the window may show `url`: the app's own pages, and the blank or error page the
+    window loads itself before the app is there. Anything else opens in the system browser."""
+    if app_url is None:
+        return True
+    target, app = urlsplit(url), urlsplit(app_url)
+    if target.scheme in ("data", "about"):
+        return True
+    return (target.scheme, target.netloc) == (app.scheme, app.netloc)
 
 
 class DesktopWindow:
@@ -64,12 +80,34 @@ class DesktopWindow:
             raise RuntimeError("pywebview did not create a window")
         window.events.loaded += self._on_loaded
         window.events.closed += self._on_closed
+        window.events.before_show += self._guard_navigation
         self.window = window
 
     def show_app(self, url: str) -> None:
         """Load the app (the sign-in URL trades the token for a cookie); show it once loaded."""
         self._app_url = url
         self.window.load_url(url)
+
+    def _guard_navigation(self) -> None:
+        """The window never leaves the app: a reply's link, or a page that tries to navigate
+        away, would leave the user stranded with no way back. Runs on the GUI thread."""
+        native = getattr(self.window, "native", None)
+        view = getattr(native, "webview", None)
+        page = view.page() if view is not None else None
+        signal = getattr(page, "navigationRequested", None)
+        if signal is None:
+            log.warning("this web view can't guard navigation; links may leave the app")
+            return
+        signal.connect(self._on_navigation)
+
+    def _on_navigation(self, request: Any) -> None:
+        url = request.url().toString()
+        if not request.isMainFrame() or stays_in_app(url, self._app_url):
+            return
+        request.reject()
+        if urlsplit(url).scheme in EXTERNAL_SCHEMES:
+            log.info("opening a link in the system browser")
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
     def show_error(self, message: str) -> None:
         self.window.load_html(error_page(message))

@@ -229,7 +229,7 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
         provider.stop()
 
 
-def test_browser_mode_opens_the_sign_in_url(tmp_path: Path) -> None:
+def test_browser_mode_opens_a_one_time_sign_in_url(tmp_path: Path) -> None:
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "fake-browser"
     browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
@@ -246,7 +246,14 @@ def test_browser_mode_opens_the_sign_in_url(tmp_path: Path) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not opened.exists():
         time.sleep(0.1)
+    url = opened.read_text().strip()
+    # Other users see a browser's command line: it carries a code that works once, not the token.
+    assert TOKEN not in url
+    assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/\?code=[\w-]{{20,}}", url), url
+    with httpx.Client() as browser_session:
+        assert "set-cookie" in browser_session.get(url, follow_redirects=False).headers
+        assert browser_session.get(f"http://127.0.0.1:{port}/api/settings").status_code == 200
+    assert "set-cookie" not in httpx.get(url, follow_redirects=False).headers
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert opened.read_text().strip() == f"http://127.0.0.1:{port}/?token={TOKEN}"

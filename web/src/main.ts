@@ -1,6 +1,4 @@
 // ChatKit Desktop page: chooses the chat interface, and runs onboarding and Settings.
-import "highlight.js/styles/github.css";
-import "katex/dist/katex.min.css";
 import "./style.css";
 
 import { ChatView } from "./chat/view";
@@ -14,10 +12,21 @@ const PRESETS: Record<string, { base_url: string; api: string }> = {
   lmstudio: { base_url: "http://localhost:1234/v1", api: "chat_completions" },
 };
 const FIELDS = ["provider", "base_url", "api", "model", "system_prompt", "theme", "chat_interface"];
-// How long Auto waits for OpenAI's script before using the built-in client.
+// How long Auto waits for OpenAI's script before using the built-in client, and how long a
+// background retry waits once it is known to be unreachable.
 const CHATKIT_TIMEOUT_MS = 4000;
+const CHATKIT_RETRY_MS = 20000;
+const UNREACHABLE_KEY = "chatkit-unreachable";
 
-const $ = <T extends HTMLElement = HTMLInputElement>(id: string) => document.getElementById(id) as T;
+// The page's own elements, found once at start-up, before any reply is on the page: whatever a
+// reply contains can never stand in for one of them.
+const elements = new Map<string, HTMLElement>();
+for (const el of document.querySelectorAll<HTMLElement>("[id]")) elements.set(el.id, el);
+const $ = <T extends HTMLElement = HTMLInputElement>(id: string) => elements.get(id) as T;
+const form = $<HTMLFormElement>("settings-form");
+// Settings fields come from the form itself, never by a global id.
+const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement;
+const fieldError = (name: string) => form.querySelector<HTMLElement>(`[id="error-${name}"]`);
 
 function report(level: string, message: unknown, source = "page"): void {
   // Page problems go to the app's log file, where a bug report can find them.
@@ -59,23 +68,23 @@ function show(section: "home" | "settings"): void {
 
 function clearErrors(): void {
   for (const name of [...FIELDS, "api_key"]) {
-    const el = document.getElementById(`error-${name}`);
+    const el = fieldError(name);
     if (el) el.textContent = "";
-    document.getElementById(name)?.removeAttribute("aria-invalid");
+    field(name)?.removeAttribute("aria-invalid");
   }
 }
 
 function showErrors(fields: Obj): void {
   for (const [name, message] of Object.entries(fields)) {
-    const el = document.getElementById(`error-${name}`);
+    const el = fieldError(name);
     if (el) el.textContent = String(message);
-    document.getElementById(name)?.setAttribute("aria-invalid", "true");
+    field(name)?.setAttribute?.("aria-invalid", "true");
   }
 }
 
 function formValues(): Obj {
   const values: Obj = {};
-  for (const name of FIELDS) values[name] = $(name).value;
+  for (const name of FIELDS) values[name] = field(name).value;
   return values;
 }
 
@@ -83,16 +92,17 @@ function setModels(models: string[]): void {
   $("model-list").replaceChildren(...models.map((m) => Object.assign(document.createElement("option"), { value: m })));
 }
 
+let bannerDismissed = false;
+
 function banner(message: string | null): void {
-  const el = $("banner");
-  el.textContent = message || "";
-  el.hidden = !message;
+  $("banner-text").textContent = message || "";
+  $("banner").hidden = !message || bannerDismissed;
 }
 
 function render(view: Obj): void {
   const s = view.settings;
-  for (const name of FIELDS) $(name).value = s[name];
-  $("api_key").value = "";
+  for (const name of FIELDS) field(name).value = s[name];
+  field("api_key").value = "";
   const key = view.api_key;
   const where = key.storage === "keychain" ? "the system keychain" : "a private key file (readable only by you)";
   $("key-status").textContent =
@@ -110,12 +120,45 @@ function render(view: Obj): void {
 
 let mounted: string | null = null;
 
+function rememberUnreachable(unreachable: boolean): void {
+  // The web view forgets its storage on exit, so the app keeps this for the next launch too.
+  if (unreachable) sessionStorage.setItem(UNREACHABLE_KEY, "1");
+  else sessionStorage.removeItem(UNREACHABLE_KEY);
+  void api("/api/ui-state", { method: "PUT", body: JSON.stringify({ chatkit_unreachable: unreachable }) }).catch(() => undefined);
+}
+
+async function knownUnreachable(): Promise<boolean> {
+  if (sessionStorage.getItem(UNREACHABLE_KEY) === "1") return true;
+  try {
+    return Boolean((await api("/api/ui-state")).chatkit_unreachable);
+  } catch {
+    return false;
+  }
+}
+
+function mountBuiltIn(host: HTMLElement): void {
+  new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools: {}, log: report });
+  document.body.dataset.chat = "builtin";
+}
+
 async function mountChat(view: Obj): Promise<void> {
   const s = view.settings;
   const host = $("chat-host");
   const wanted = s.chat_interface as string;
   if (mounted === wanted) return;
   mounted = wanted;
+  if (wanted === "auto" && (await knownUnreachable())) {
+    // Offline last time: don't make the user wait for the CDN again. Try it in the background,
+    // and use it from the next launch on if it loads.
+    banner("Using the built-in chat: OpenAI's ChatKit interface couldn't be reached last time.");
+    mountBuiltIn(host);
+    void loadChatKit(CHATKIT_RETRY_MS).then((loaded) => {
+      if (!loaded) return;
+      rememberUnreachable(false);
+      banner("OpenAI's ChatKit interface is reachable again; it will be used the next time the app opens.");
+    });
+    return;
+  }
   if (wanted !== "builtin") {
     // Never a blank window while OpenAI's script is tried.
     const waiting = document.createElement("p");
@@ -130,6 +173,7 @@ async function mountChat(view: Obj): Promise<void> {
       document.body.dataset.chat = "chatkit";
       return;
     }
+    if (wanted === "auto") rememberUnreachable(true);
     banner(wanted === "chatkit"
       ? "OpenAI's ChatKit interface couldn't be loaded (no connection to OpenAI?), so the built-in chat is shown."
       : "Using the built-in chat: OpenAI's ChatKit interface didn't load within a few seconds.");
@@ -137,8 +181,7 @@ async function mountChat(view: Obj): Promise<void> {
   } else {
     banner(null);
   }
-  new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools: {}, log: report });
-  document.body.dataset.chat = "builtin";
+  mountBuiltIn(host);
 }
 
 async function load(): Promise<void> {
@@ -151,6 +194,14 @@ async function load(): Promise<void> {
 
 function wire(): void {
   $("nav-home").addEventListener("click", () => show("home"));
+  $("banner-close").addEventListener("click", () => {
+    bannerDismissed = true;
+    $("banner").hidden = true;
+  });
+  $("banner-switch").addEventListener("click", () => {
+    show("settings");
+    field("chat_interface").focus();
+  });
   $("nav-settings").addEventListener("click", async () => {
     show("settings");
     try {
@@ -159,14 +210,14 @@ function wire(): void {
       // The picker stays free-form; Test connection explains failures.
     }
   });
-  $("provider").addEventListener("change", () => {
-    const preset = PRESETS[$("provider").value];
+  field("provider").addEventListener("change", () => {
+    const preset = PRESETS[field("provider").value];
     if (preset) {
-      $("base_url").value = preset.base_url;
-      $("api").value = preset.api;
+      field("base_url").value = preset.base_url;
+      field("api").value = preset.api;
     }
   });
-  $("theme").addEventListener("change", () => applyTheme($("theme").value));
+  field("theme").addEventListener("change", () => applyTheme(field("theme").value));
   $("clear-key").addEventListener("click", async () => {
     render(await api("/api/settings", { method: "PUT", body: JSON.stringify({ clear_api_key: true }) }));
     $("save-result").textContent = "The saved key was removed.";
@@ -177,7 +228,7 @@ function wire(): void {
     out.className = "";
     out.textContent = "Testing…";
     const body: Obj = { settings: formValues() };
-    if ($("api_key").value.trim()) body.api_key = $("api_key").value;
+    if (field("api_key").value.trim()) body.api_key = field("api_key").value;
     try {
       const result = await api("/api/settings/test", { method: "POST", body: JSON.stringify(body) });
       out.className = result.ok ? "ok" : "bad";
@@ -189,11 +240,11 @@ function wire(): void {
       out.textContent = (e as Error).message;
     }
   });
-  $<HTMLFormElement>("settings-form").addEventListener("submit", async (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
     const body: Obj = { settings: formValues() };
-    if ($("api_key").value.trim()) body.api_key = $("api_key").value;
+    if (field("api_key").value.trim()) body.api_key = field("api_key").value;
     try {
       const view = await api("/api/settings", { method: "PUT", body: JSON.stringify(body) });
       render(view);
@@ -209,7 +260,7 @@ function wire(): void {
       $("save-result").textContent = (e as Error).message;
     }
   });
-  darkQuery.addEventListener("change", () => applyTheme($("theme").value));
+  darkQuery.addEventListener("change", () => applyTheme(field("theme").value));
 }
 
 wire();

@@ -1,7 +1,7 @@
 // The built-in chat client: history sidebar, transcript and composer, speaking the ChatKit
 // protocol to the same /chatkit endpoint as OpenAI's component.
 import { icon } from "./icons";
-import { renderMarkdown } from "./markdown";
+import { onRendererUpgrade, renderMarkdown } from "./markdown";
 import { ApiError, ChatKitApi, type Obj, type Page, type ThreadMeta, userInput } from "./protocol";
 import { applyEvent, emptyState, loadThread, type ThreadState } from "./state";
 import { renderComponent } from "./widgets";
@@ -45,6 +45,8 @@ export class ChatView {
   private abort: AbortController | null = null;
   private attachments: PendingAttachment[] = [];
   private rendered = new Map<string, HTMLElement>();
+  // Saved thumbs up/down of the open thread, by item id.
+  private feedbackKinds = new Map<string, string>();
   private frame = 0;
 
   private list = h("ul", { class: "threads", "aria-label": "Conversations" });
@@ -93,6 +95,11 @@ export class ChatView {
         e.preventDefault();
         this.stop();
       }
+    });
+    onRendererUpgrade(() => {
+      // Code highlighting or math just loaded: render the replies that use it again.
+      for (const [id, item] of this.state.items) if (item.type === "assistant_message" || item.type === "widget") this.state.changed.add(id);
+      this.schedule();
     });
     this.renderTranscript();
     void this.loadThreads(false);
@@ -158,6 +165,7 @@ export class ChatView {
         page = await this.api.call<Page<Obj>>("items.list", { thread_id: threadId, after: page.after, order: "asc", limit: 100 });
         items.push(...page.data);
       }
+      this.feedbackKinds = await this.loadFeedback(threadId);
       this.state = loadThread(thread, items);
       this.rendered.clear();
       this.renderTranscript();
@@ -168,8 +176,20 @@ export class ChatView {
     }
   }
 
+  private async loadFeedback(threadId: string): Promise<Map<string, string>> {
+    try {
+      const response = await fetch(`/api/threads/${encodeURIComponent(threadId)}/feedback`);
+      if (!response.ok) return new Map();
+      const body = await response.json();
+      return new Map(Object.entries(body.feedback || {}) as [string, string][]);
+    } catch {
+      return new Map();
+    }
+  }
+
   newChat(): void {
     if (this.abort) this.stop();
+    this.feedbackKinds = new Map();
     this.state = emptyState();
     this.rendered.clear();
     this.renderTranscript();
@@ -270,10 +290,25 @@ export class ChatView {
     await this.run("threads.custom_action", { thread_id: this.state.thread.id, item_id: itemId, action });
   }
 
-  private async feedback(itemId: string, kind: "positive" | "negative", button: HTMLElement): Promise<void> {
-    if (!this.state.thread) return;
-    await this.api.call("items.feedback", { thread_id: this.state.thread.id, item_ids: [itemId], kind });
-    button.setAttribute("aria-pressed", "true");
+  private async feedback(itemId: string, kind: "positive" | "negative"): Promise<void> {
+    const thread = this.state.thread;
+    if (!thread) return;
+    try {
+      if (this.feedbackKinds.get(itemId) === kind) {
+        // Pressing the same thumb again takes the feedback back.
+        const response = await fetch(`/api/threads/${encodeURIComponent(thread.id)}/feedback/${encodeURIComponent(itemId)}`, { method: "DELETE" });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        this.feedbackKinds.delete(itemId);
+      } else {
+        await this.api.call("items.feedback", { thread_id: thread.id, item_ids: [itemId], kind });
+        this.feedbackKinds.set(itemId, kind);
+      }
+    } catch (e) {
+      this.showStatus(`Couldn't save the feedback: ${(e as Error).message}`, "danger");
+      return;
+    }
+    this.state.changed.add(itemId);
+    this.schedule();
   }
 
   // ---------------------------------------------------------------- attachments
@@ -379,12 +414,12 @@ export class ChatView {
       }
       case "assistant_message": {
         const text = (item.content || []).map((c: Obj) => c.text).join("\n\n");
-        const body = h("div", { class: "markdown" });
-        body.innerHTML = renderMarkdown(text);
-        const up = h("button", { type: "button", class: "icon", "aria-label": "Good reply", "aria-pressed": "false" }, icon("up"));
-        const down = h("button", { type: "button", class: "icon", "aria-label": "Bad reply", "aria-pressed": "false" }, icon("down"));
-        up.addEventListener("click", () => void this.feedback(item.id, "positive", up));
-        down.addEventListener("click", () => void this.feedback(item.id, "negative", down));
+        const body = h("div", { class: "markdown" }, renderMarkdown(text));
+        const given = this.feedbackKinds.get(item.id);
+        const up = h("button", { type: "button", class: "icon", "aria-label": "Good reply", "aria-pressed": String(given === "positive") }, icon("up"));
+        const down = h("button", { type: "button", class: "icon", "aria-label": "Bad reply", "aria-pressed": String(given === "negative") }, icon("down"));
+        up.addEventListener("click", () => void this.feedback(item.id, "positive"));
+        down.addEventListener("click", () => void this.feedback(item.id, "negative"));
         const retry = h("button", { type: "button", class: "icon", "aria-label": "Retry", onclick: () => void this.retry() }, icon("retry"));
         wrap.append(body, h("div", { class: "item-actions" }, up, down, retry));
         break;

@@ -65,7 +65,7 @@ export function renderComponent(node: Obj, itemId: string, onAction: ActionHandl
       return el("p", "w-caption", String(node.value ?? ""));
     case "Markdown": {
       const div = el("div", "w-markdown markdown");
-      div.innerHTML = renderMarkdown(String(node.value ?? ""));
+      div.replaceChildren(renderMarkdown(String(node.value ?? "")));
       return div;
     }
     case "Badge":
