@@ -5,79 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from chatkit.types import WidgetItem
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Route, expect
 
 from desktop.context import RequestContext
+from tests.browser_support import CHATKIT_SCRIPT, open_app, send, settings, shot
 from tests.fake_provider import FakeProvider, Fault
 from tests.live import TOKEN, LiveServer, live_server
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(os.environ.get("CHATKIT_ARTIFACTS", ROOT / "artifacts"))
-CHROMIUM = os.environ.get("CHATKIT_CHROMIUM", "/usr/bin/chromium")
-CHATKIT_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def api() -> str:
-    return "chat_completions"
-
-
-def settings(data_dir: Path, **values: object) -> None:
-    path = data_dir / "settings.json"
-    current = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**current, **values}))
-
-
-@pytest.fixture
-def server(data_dir: Path, env: dict[str, str]) -> Iterator[LiveServer]:
-    settings(data_dir, chat_interface="builtin")
-    with live_server(data_dir, env) as live:
-        yield live
-
-
-def open_app(browser: Browser, server: LiveServer, **context: object) -> Page:
-    options: dict[str, object] = {"viewport": {"width": 1100, "height": 760}, **context}
-    page = browser.new_context(**options).new_page()  # type: ignore[arg-type]
-    page.goto(f"{server.url}/?token={TOKEN}")
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    assert "token=" not in page.url
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
-
-
-def send(page: Page, text: str) -> None:
-    box = page.get_by_label("Message", exact=True)
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_send_streams_and_persists_after_reload(
