@@ -1,7 +1,9 @@
-"""Launch time under Xvfb: process start -> app page loaded, against an empty pywebview window.
+"""Launch time under Xvfb: process start -> a usable app, against an empty pywebview window.
 
 Both are timed from outside, from just before the process is spawned to the line it prints when
-its page's load event fires; runs alternate between the two. Usage:
+it is ready: the empty window when its page's load event fires, the app when its page says the
+composer is usable (a fresh data dir with a key and the built-in chat, so the figure doesn't
+include onboarding or a wait for OpenAI's CDN). Runs alternate between the two. Usage:
 
     python bench/launch.py --runs 7
 """
@@ -80,9 +82,12 @@ def main() -> int:
                 empty.append(timed_launch(empty_cmd, re.compile("^loaded"), env))
                 # A fresh data dir each run: a first launch does the most work (creating the DB).
                 data = Path(tmp) / f"run{run}"
+                data.mkdir()
+                (data / "settings.json").write_text(json.dumps({"chat_interface": "builtin"}))
+                app_env = {**env, "OPENAI_API_KEY": "sk-bench-0000000000000000"}
                 app.append(
                     timed_launch(
-                        [*app_cmd, "--data-dir", str(data)], re.compile("window is ready"), env
+                        [*app_cmd, "--data-dir", str(data)], re.compile("window is ready"), app_env
                     )
                 )
     finally:
@@ -95,7 +100,7 @@ def main() -> int:
         "samples": {"empty_window": empty, "app": app},
     }
     kind = "built bundles" if args.app else "from source"
-    print(f"Launch to page loaded under Xvfb, {kind}, {args.runs} runs each (seconds)")
+    print(f"Launch to a usable window under Xvfb, {kind}, {args.runs} runs each (seconds)")
     print(f"{'':22} {'median':>8} {'min':>8} {'max':>8}")
     for name in ("empty_window", "app"):
         s = result[name]

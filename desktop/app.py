@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 from urllib.parse import quote
 
-from chatkit.store import NotFoundError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,21 +25,29 @@ from starlette.responses import StreamingResponse
 
 from desktop import __version__
 from desktop import attachments as rules
+from desktop import env as env_names
 from desktop.context import RequestContext
-from desktop.errors import DesktopError, InvalidRequestError, PayloadTooLarge
+from desktop.engine import ChatEngine, StoreHandle
+from desktop.errors import DesktopError, InvalidRequestError, NotFound, PayloadTooLarge
 from desktop.keys import KeyStore
 from desktop.paths import Paths, resolve_paths, ui_dir
-from desktop.protocol import MAX_REQUEST_BYTES, parse_request
-from desktop.security import Guard, GuardMiddleware, SignInCodes, page_csp, token_matches
+from desktop.security import (
+    MAX_CHATKIT_BODY,
+    Guard,
+    GuardMiddleware,
+    SignInCodes,
+    page_csp,
+    token_matches,
+)
 from desktop.settings_api import SettingsService, settings_router
-from desktop.store import SQLiteStore
 from desktop.ui_state import UiState
 
 if TYPE_CHECKING:
-    from desktop.chat_server import DesktopChatServer
-    from desktop.provider import ProviderClients
+    from desktop.store import SQLiteStore
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 UI_DIR = ui_dir()
 
@@ -49,64 +58,51 @@ _NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>ChatKit Desktop</tit
 _STREAM_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 
 
-class ChatEngine:
-    """The ChatKit server, built in the background.
-
-    It pulls in chatkit's server and the Agents SDK (about 1.7 s of imports), which the first
-    page doesn't need; the server starts answering without waiting for them.
-    """
-
-    def __init__(self, store: SQLiteStore, settings: SettingsService) -> None:
-        self._store = store
-        self._settings = settings
-        self._task: asyncio.Task[DesktopChatServer] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(asyncio.to_thread(self._build))
-
-    def _build(self) -> DesktopChatServer:
-        from desktop.chat_server import DesktopChatServer
-
-        return DesktopChatServer(self._store, self._settings.provider_config)
-
-    async def server(self) -> DesktopChatServer:
-        self.start()
-        assert self._task is not None
-        return await asyncio.shield(self._task)
-
-    async def clients(self) -> ProviderClients:
-        return (await self.server()).clients
-
-    async def aclose(self) -> None:
-        if self._task is None:
-            return
-        try:
-            server = await self._task
-        except Exception:
-            return  # it never started; /chatkit already reported why
-        await server.aclose()
-
-
 @dataclass
 class AppState:
     paths: Paths
-    store: SQLiteStore
+    stores: StoreHandle
     chat: ChatEngine
     token: str
     settings: SettingsService
     sign_in_codes: SignInCodes
+
+    @property
+    def store(self) -> SQLiteStore:
+        return self.stores.value
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def _is_not_found(exc: BaseException) -> bool:
+    # chatkit is imported in the background; an exception of its kind means it is loaded.
+    store = sys.modules.get("chatkit.store")
+    return store is not None and isinstance(exc, store.NotFoundError)
+
+
+def _not_found_is_404(route: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """chatkit's NotFoundError as our 404, for routes that use the store. (It can't have an
+    exception handler of its own: chatkit is not imported when the app is built.)"""
+
+    @functools.wraps(route)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await route(*args, **kwargs)
+        except Exception as exc:
+            if _is_not_found(exc):
+                raise NotFound(f"{exc}.") from exc
+            raise
+
+    return wrapper
+
+
 def error_response(exc: BaseException) -> JSONResponse:
     """The one place a failure on the HTTP API becomes a response."""
     if isinstance(exc, DesktopError):
         return _error(exc.status_code, exc.code, exc.message)
-    if isinstance(exc, NotFoundError):
+    if _is_not_found(exc):
         return _error(404, "not_found", f"{exc}.")
     if isinstance(exc, ValueError | NotImplementedError):
         # chatkit reports a request that doesn't fit the thread's state this way.
@@ -139,32 +135,48 @@ def create_app(
     keys: KeyStore | None = None,
     log_file: Path | None = None,
     on_focus: Callable[[], bool] | None = None,
+    on_page_ready: Callable[[], None] | None = None,
+    warm_up_delay_s: float = 0.0,
 ) -> FastAPI:
     """Build the app. `port` is the one it will be served on (checked against Host headers).
 
-    `on_focus` brings the window to the front when a second launch asks for it.
+    `on_focus` brings the window to the front when a second launch asks for it; `on_page_ready`
+    hears when the page is usable (the launch reports how long that took). `warm_up_delay_s`
+    holds back building the chat store and engine (over a second of imports) so that they don't
+    compete with the first page; whatever needs them first, or the page being up, starts them.
     """
     environ = dict(os.environ if env is None else env)
-    paths = resolve_paths(data_dir or environ.get("CHATKIT_DESKTOP_DATA_DIR"))
+    paths = resolve_paths(data_dir or environ.get(env_names.DATA_DIR))
     service = SettingsService(paths.settings, environ, keys or KeyStore(paths.data))
-    db = store or SQLiteStore(paths.db, attachments_dir=paths.attachments)
-    chat = ChatEngine(db, service)
+    stores = StoreHandle(paths.db, paths.attachments, store)
+
+    def keys_backend() -> str:
+        return service.keys.backend
+
+    chat = ChatEngine(stores, service.provider_config)
     codes = SignInCodes()
     ui_state = UiState(paths.ui_state)
     guard = Guard(token, port)
     state = AppState(
-        paths=paths, store=db, chat=chat, token=token, settings=service, sign_in_codes=codes
+        paths=paths, stores=stores, chat=chat, token=token, settings=service, sign_in_codes=codes
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(db.open)
-        chat.start()
+        if warm_up_delay_s > 0:
+            later = asyncio.get_running_loop().call_later(warm_up_delay_s, chat.start)
+        else:
+            chat.start()
+        # Ask the key store now (keychain probing takes a moment): the first page needs it.
+        warm_key = asyncio.create_task(asyncio.to_thread(lambda: (service.key(), keys_backend())))
         try:
             yield
         finally:
+            if warm_up_delay_s > 0:
+                later.cancel()
+            warm_key.cancel()
             await chat.aclose()
-            await asyncio.to_thread(db.close)
+            await stores.aclose()
 
     app = FastAPI(
         title="ChatKit Desktop",
@@ -185,10 +197,6 @@ def create_app(
 
     @app.exception_handler(DesktopError)
     async def _desktop_error(request: Request, exc: DesktopError) -> JSONResponse:
-        return error_response(exc)
-
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -214,6 +222,13 @@ def create_app(
         # For the ChatKit component's fetch wrapper; only a signed-in page can read it.
         return {"token": token}
 
+    @app.post("/api/page/ready", status_code=204)
+    async def page_ready() -> Response:
+        chat.start()
+        if on_page_ready is not None:
+            on_page_ready()
+        return Response(status_code=204)
+
     @app.get("/api/health")
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
@@ -221,12 +236,17 @@ def create_app(
     @app.post("/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+        if declared and declared.isdigit() and int(declared) > MAX_CHATKIT_BODY:
             raise PayloadTooLarge("The request is too large.")
         body = await request.body()
-        parsed = parse_request(body)
         try:
             server = await chat.server()
+        except Exception as exc:
+            return error_response(exc)
+        from desktop.protocol import parse_request  # loaded with the server, above
+
+        parsed = parse_request(body)
+        try:
             from chatkit.server import NonStreamingResult  # loaded with the server, above
 
             result = await server.handle(parsed, context_for(request))
@@ -244,13 +264,17 @@ def create_app(
         )
 
     @app.get("/api/threads/{thread_id}/feedback")
+    @_not_found_is_404
     async def thread_feedback(thread_id: str) -> dict[str, dict[str, str]]:
         # The protocol saves feedback but never returns it; the built-in client shows it again.
+        db = await stores.get()
         await db.load_thread(thread_id, context_for_store)
         return {"feedback": await db.load_feedback(thread_id)}
 
     @app.delete("/api/threads/{thread_id}/feedback/{item_id}", status_code=204)
+    @_not_found_is_404
     async def clear_feedback(thread_id: str, item_id: str) -> Response:
+        db = await stores.get()
         await db.load_thread(thread_id, context_for_store)
         await db.clear_feedback(thread_id, item_id)
         return Response(status_code=204)
@@ -268,8 +292,10 @@ def create_app(
         return await asyncio.to_thread(ui_state.update, changes)
 
     @app.api_route("/api/attachments/{attachment_id}/upload", methods=["PUT", "POST"])
+    @_not_found_is_404
     async def upload(attachment_id: str, request: Request) -> Response:
         rules.checked_id(attachment_id)
+        db = await stores.get()
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > db.max_attachment_bytes + 64 * 1024:
             raise PayloadTooLarge(
@@ -291,8 +317,9 @@ def create_app(
         )
 
     @app.get("/api/attachments/{attachment_id}/content")
+    @_not_found_is_404
     async def attachment_content(attachment_id: str) -> Response:
-        attachment, path = await db.attachment_file(attachment_id)
+        attachment, path = await (await stores.get()).attachment_file(attachment_id)
         # Anything that isn't an image or a PDF is shown as plain text, never rendered as a page.
         media = attachment.mime_type
         if media not in rules.IMAGE_TYPES and media != rules.PDF:

@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
-    from desktop.config import ENV_API_KEY
+    from desktop.env import API_KEY as ENV_API_KEY
     from desktop.keys import KeyStore
     from desktop.logs import setup_logging
     from desktop.security import make_token
@@ -167,27 +167,29 @@ def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
     return _serve_window(launch)
 
 
-def _build_app(launch: Launch, on_focus: Callable[[], bool] | None) -> FastAPI:
-    """Open the store and build the app; raises DesktopError with a sentence for the user."""
+def _build_app(
+    launch: Launch,
+    on_focus: Callable[[], bool] | None,
+    on_page_ready: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Check and migrate the chat history, then build the app; raises DesktopError with a
+    sentence for the user. The chatkit store itself is built in the background once serving."""
     from desktop.app import create_app
-    from desktop.store import SQLiteStore
+    from desktop.database import prepare_database
 
     paths = launch.paths
-    store = SQLiteStore(paths.db, attachments_dir=paths.attachments)
-    try:
-        store.open()
-        return create_app(
-            data_dir=paths.data,
-            token=launch.token,
-            port=launch.sock.getsockname()[1],
-            store=store,
-            keys=launch.keys,
-            log_file=launch.log_file,
-            on_focus=on_focus,
-        )
-    except BaseException:
-        store.close()
-        raise
+    prepare_database(paths.db, paths.attachments)
+    return create_app(
+        data_dir=paths.data,
+        token=launch.token,
+        port=launch.sock.getsockname()[1],
+        keys=launch.keys,
+        log_file=launch.log_file,
+        on_focus=on_focus,
+        on_page_ready=on_page_ready,
+        # With a window, the page comes first; the chat engine loads right behind it.
+        warm_up_delay_s=3.0 if on_page_ready is not None else 0.0,
+    )
 
 
 def _serve_headless(launch: Launch) -> int:
@@ -228,10 +230,22 @@ def _serve_window(launch: Launch) -> int:
     window.open_hidden()
     state: dict[str, Any] = {"server": None, "thread": None, "code": 0}
 
-    def page_loaded(seconds: float) -> None:
-        log.info("window ready: page loaded %.2f s after start", seconds)
+    usable = threading.Event()
+    usable_at: list[float] = []
+
+    def page_usable() -> None:
+        if not usable.is_set():
+            usable_at.append(time.monotonic() - STARTED)
+            usable.set()
+
+    def page_loaded(loaded: float) -> None:
+        # The page says when its chat (or onboarding) is up; that is when a person can start.
+        usable.wait(30)
+        ready = f"usable {usable_at[0]:.2f} s" if usable_at else "not yet usable"
+        log.info("window ready: page loaded %.2f s, %s after start", loaded, ready)
         print(
-            f"ChatKit Desktop window is ready (page loaded {seconds:.2f} s after start)", flush=True
+            f"ChatKit Desktop window is ready (page loaded {loaded:.2f} s, {ready} after start)",
+            flush=True,
         )
 
     def stop_server() -> None:
@@ -240,7 +254,7 @@ def _serve_window(launch: Launch) -> int:
 
     def boot() -> None:
         try:
-            app = _build_app(launch, window.focus)
+            app = _build_app(launch, window.focus, page_usable)
         except DesktopError as exc:
             state["code"] = _fail(exc.message)
             window.show_error(exc.message)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from desktop import env
 from desktop.errors import ConfigError
 from desktop.fileio import atomic_write
 
@@ -35,10 +36,10 @@ PROVIDER_PRESETS: dict[str, tuple[str, ApiFlavour]] = {
 # Providers that run on the user's machine and need no key.
 KEYLESS_PROVIDERS = ("ollama", "lmstudio")
 
-ENV_API_KEY = "OPENAI_API_KEY"
-ENV_BASE_URL = "OPENAI_BASE_URL"
-ENV_MODEL = "CHATKIT_DESKTOP_MODEL"
-ENV_API = "CHATKIT_DESKTOP_API"
+ENV_API_KEY = env.API_KEY
+ENV_BASE_URL = env.BASE_URL
+ENV_MODEL = env.MODEL
+ENV_API = env.API
 
 
 def _check_url(value: str) -> str:

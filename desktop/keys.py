@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from desktop.config import ENV_API_KEY
+from desktop.env import API_KEY as ENV_API_KEY
 from desktop.fileio import atomic_write
 
 log = logging.getLogger(__name__)

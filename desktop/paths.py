@@ -9,9 +9,9 @@ from pathlib import Path
 
 from platformdirs import user_data_dir, user_log_dir
 
-from desktop import APP_NAME
+from desktop import APP_NAME, env
 
-DATA_DIR_ENV = "CHATKIT_DESKTOP_DATA_DIR"
+DATA_DIR_ENV = env.DATA_DIR
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from desktop import env
 from desktop.errors import PayloadTooLarge
 
-TOKEN_ENV = "CHATKIT_DESKTOP_TOKEN"  # noqa: S105 (a variable name, not a secret)
+TOKEN_ENV = env.TOKEN
 SESSION_COOKIE = "chatkit_desktop_session"
 LOCAL_HOSTNAMES = ("127.0.0.1", "localhost")
 

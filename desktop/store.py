@@ -12,7 +12,6 @@ import contextlib
 import os
 import secrets
 import sqlite3
-import stat
 import threading
 import time
 from collections import OrderedDict
@@ -38,9 +37,9 @@ from pydantic import AnyUrl, TypeAdapter
 
 from desktop import attachments as rules
 from desktop.context import RequestContext
+from desktop.database import connect, describe_error, prepare_database
 from desktop.errors import InvalidRequestError, PayloadTooLarge, StoreError, UnsupportedMediaType
-from desktop.fileio import owner_only
-from desktop.migrations import MIGRATIONS, Migration, check_not_newer, migrate
+from desktop.migrations import MIGRATIONS, Migration
 
 T = TypeVar("T")
 Order = Literal["asc", "desc"]
@@ -143,94 +142,15 @@ class SQLiteStore(Store[RequestContext], AttachmentStore[RequestContext]):
                 return
             if self._closed:
                 raise StoreError("The chat store is closed.")
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.attachments_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"Can't create the data folder {self.path.parent}: {exc.strerror}."
-                ) from exc
-            if self.path.exists():
-                self._check_readable()
-            self._check_writable()
-            db = self._connect(read_only=False)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                migrate(db, self._migrations)
-            except sqlite3.DatabaseError as exc:
-                db.close()
-                raise StoreError(self._describe(exc)) from exc
-            except BaseException:
-                db.close()
-                raise
-            db.close()
-            # Created before the app restricted new files, or by another tool: owner-only.
-            for path in (self.path.parent, self.attachments_dir, self.path):
-                owner_only(path)
+            prepare_database(self.path, self.attachments_dir, self._migrations)
             self._opened = True
             self._cleanup_orphans()
 
-    def _check_readable(self) -> None:
-        # Look before touching: a newer or foreign file must be left byte-for-byte as it was.
-        # immutable=1 makes this connection write nothing at all, not even WAL recovery.
-        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
-        try:
-            probe = sqlite3.connect(uri, uri=True)
-        except sqlite3.Error as exc:
-            raise StoreError(self._describe(exc)) from exc
-        try:
-            tables = {
-                r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            if tables and "_migrations" not in tables:
-                raise StoreError(
-                    f"{self.path} is another program's database, not a ChatKit Desktop chat "
-                    "history. It was left untouched; move it aside to start a new history."
-                )
-            check_not_newer(probe, self._migrations)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(self._describe(exc)) from exc
-        finally:
-            probe.close()
-
-    def _check_writable(self) -> None:
-        # SQLite opens a read-only file without complaint and fails every write later: say so now.
-        # It also needs to create its journal files beside the file. A file its owner marked
-        # read-only counts as read-only even for an administrator, who could write it anyway.
-        for path in (self.path, self.path.parent):
-            if path.exists() and (
-                not os.access(path, os.W_OK) or not path.stat().st_mode & stat.S_IWUSR
-            ):
-                what = "file" if path == self.path else "folder"
-                raise StoreError(
-                    f"The chat history {what} {path} is read-only, so nothing could be saved. "
-                    "Make it writable, then start the app again."
-                )
-
     def _describe(self, exc: sqlite3.Error) -> str:
-        text = str(exc)
-        if "not a database" in text or "malformed" in text:
-            return (
-                f"The chat history file {self.path} is damaged or is not a ChatKit Desktop "
-                "database. It was left untouched; move it aside to start a new history."
-            )
-        if "readonly" in text or "unable to open" in text:
-            return f"Can't write the chat history file {self.path}: check its permissions."
-        return f"The chat history file {self.path} can't be used: {text}."
+        return describe_error(self.path, exc)
 
     def _connect(self, *, read_only: bool) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-        db.execute("PRAGMA busy_timeout = 10000")
-        db.execute("PRAGMA foreign_keys = ON")
-        # FULL: a message the user sent must survive a crash or power loss right after it.
-        db.execute("PRAGMA synchronous = FULL")
-        # A larger page cache and memory-mapped reads keep deep pages of a big history as cheap
-        # as the first page.
-        db.execute("PRAGMA cache_size = -16384")
-        db.execute("PRAGMA mmap_size = 268435456")
-        if read_only:
-            db.execute("PRAGMA query_only = ON")
-        return db
+        return connect(self.path, read_only=read_only)
 
     def _conn(self, read_only: bool) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)

@@ -71,7 +71,8 @@ class LiveServer:
     def start(self) -> LiveServer:
         self.thread.start()
         for _ in range(500):
-            if self.server.started:
+            # Serving, with the chat store (built in the background) ready for direct use.
+            if self.server.started and self.app.state.desktop.stores.ready.wait(30):
                 return self
             threading.Event().wait(0.01)
         raise RuntimeError("server did not start")

@@ -1,0 +1,113 @@
+"""The heavy parts of the app, built in the background after the server answers.
+
+chatkit's types and the Agents SDK take over a second to import. The first page, Settings and
+the window need neither, so the server starts without them: the chat store and the ChatKit server
+are built on a worker thread, and only the requests that need them wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from desktop.chat_server import DesktopChatServer
+    from desktop.config import ProviderConfig
+    from desktop.provider import ProviderClients
+    from desktop.store import SQLiteStore
+
+
+class StoreHandle:
+    """The chat store: given ready-made, or built (imported, opened) in the background."""
+
+    def __init__(self, db_path: Path, attachments_dir: Path, store: SQLiteStore | None) -> None:
+        self._db_path = db_path
+        self._attachments_dir = attachments_dir
+        self._given = store
+        self._task: asyncio.Task[SQLiteStore] | None = None
+        self._value: SQLiteStore | None = None
+        # Set once the store is usable or has failed: for callers outside the event loop.
+        self.ready = threading.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(asyncio.to_thread(self._build))
+
+    def _build(self) -> SQLiteStore:
+        try:
+            store = self._given
+            if store is None:
+                from desktop.store import SQLiteStore
+
+                store = SQLiteStore(self._db_path, attachments_dir=self._attachments_dir)
+            store.open()
+            self._value = store
+            return store
+        finally:
+            self.ready.set()
+
+    async def get(self) -> SQLiteStore:
+        self.start()
+        assert self._task is not None
+        return await asyncio.shield(self._task)
+
+    @property
+    def value(self) -> SQLiteStore:
+        """The store once built (tests and tools that run beside a started server)."""
+        if self._value is None:
+            raise RuntimeError("the chat store is not open yet")
+        return self._value
+
+    async def aclose(self) -> None:
+        if self._task is None:
+            if self._given is not None:
+                await asyncio.to_thread(self._given.close)
+            return
+        try:
+            store = await self._task
+        except Exception:
+            return
+        await asyncio.to_thread(store.close)
+
+
+class ChatEngine:
+    """The ChatKit server, built in the background from the store and the provider settings."""
+
+    def __init__(self, stores: StoreHandle, config: Callable[[], ProviderConfig]) -> None:
+        self._stores = stores
+        self._config = config
+        self._task: asyncio.Task[DesktopChatServer] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._build())
+
+    async def _build(self) -> DesktopChatServer:
+        store = await self._stores.get()
+
+        def build() -> DesktopChatServer:
+            from desktop.chat_server import DesktopChatServer
+
+            return DesktopChatServer(store, self._config)
+
+        return await asyncio.to_thread(build)
+
+    async def server(self) -> DesktopChatServer:
+        self.start()
+        assert self._task is not None
+        return await asyncio.shield(self._task)
+
+    async def clients(self) -> ProviderClients:
+        return (await self.server()).clients
+
+    async def aclose(self) -> None:
+        if self._task is None:
+            return
+        try:
+            server = await self._task
+        except Exception:
+            return  # it never started; /chatkit already reported why
+        await server.aclose()
