@@ -26,6 +26,10 @@ TITLE = "ChatKit Desktop"
 
 def prepare_qt_environment() -> None:
     """Settings Qt reads at import time, so call this before importing webview."""
+    if sys.platform.startswith("linux"):
+        # Qt is the toolkit we ship on Linux; without this, asking for the screen size first
+        # tries GTK, which isn't installed.
+        os.environ.setdefault("PYWEBVIEW_GUI", "qt")
     if sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0:
         # QtWebEngine refuses to run as root with its sandbox on; only then do we turn it off.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
@@ -73,8 +77,9 @@ class DesktopWindow:
 
     def open_hidden(self) -> None:
         """Create the window hidden, so the toolkit starts up while the server does."""
+        width, height = self._initial_size()
         window = self._webview.create_window(
-            TITLE, html=BLANK_PAGE, hidden=True, width=1100, height=760, min_size=(360, 480)
+            TITLE, html=BLANK_PAGE, hidden=True, width=width, height=height, min_size=(360, 480)
         )
         if window is None:
             raise RuntimeError("pywebview did not create a window")
@@ -82,6 +87,14 @@ class DesktopWindow:
         window.events.closed += self._on_closed
         window.events.before_show += self._guard_navigation
         self.window = window
+
+    def _initial_size(self) -> tuple[int, int]:
+        """1100x760, or less on a small screen: the whole window, title bar included, must fit."""
+        try:
+            screen = self._webview.screens[0]
+            return min(1100, int(screen.width * 0.94)), min(760, int(screen.height * 0.9))
+        except Exception:
+            return 1100, 760
 
     def show_app(self, url: str) -> None:
         """Load the app (the sign-in URL trades the token for a cookie); show it once loaded."""

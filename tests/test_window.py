@@ -199,3 +199,60 @@ def test_qtwebengine_sandbox_is_disabled_only_for_root(monkeypatch: pytest.Monke
         monkeypatch.setattr(os, "geteuid", lambda uid=uid: uid)
         prepare_qt_environment()
         assert os.environ.get("QTWEBENGINE_DISABLE_SANDBOX") == expected
+
+
+NAVIGATING_PAGE = b"""<!doctype html><title>app</title><p>the app</p>
+<script>setTimeout(() => { location.href = "http://127.0.0.2:9/elsewhere"; }, 300);</script>"""
+
+WINDOW_ONLY = """
+import sys, threading, time
+from desktop.window import DesktopWindow
+window = DesktopWindow(debug=False, process_started=time.monotonic())
+window.open_hidden()
+def drive():
+    time.sleep(1.0)
+    window.show_app(sys.argv[1])
+    time.sleep(3.0)
+    print("URL", window.window.get_current_url(), flush=True)
+    window.close()
+threading.Thread(target=drive, daemon=True).start()
+window.run()
+"""
+
+
+def test_the_window_never_navigates_away_from_the_app(xvfb: str, tmp_path: Path) -> None:
+    """A page that tries to leave (a reply's link, injected script) stays; the link opens in
+    the system browser instead. Runs the real window module on a real Qt window."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(NAVIGATING_PAGE)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    browser.chmod(0o755)
+    app_url = f"http://127.0.0.1:{server.server_address[1]}/app"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", WINDOW_ONLY, app_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            env={**os.environ, "DISPLAY": xvfb, "BROWSER": str(browser)},
+        )
+    finally:
+        server.shutdown()
+    assert f"URL {app_url}" in result.stdout, result.stdout + result.stderr[-2000:]
+    assert opened.read_text().split() == ["http://127.0.0.2:9/elsewhere"]
