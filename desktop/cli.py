@@ -93,8 +93,25 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
+def _return_large_buffers_to_the_os() -> None:
+    """A turn with images builds tens of MB of base64 and JSON. glibc would keep those pages
+    after they are freed (its mmap threshold grows with use), so RSS crept up by ~20 MB a turn;
+    a fixed 1 MB threshold hands large buffers back when freed."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _return_large_buffers_to_the_os()
     if not 0 <= args.port <= 65535:
         return _fail(f"--port must be between 0 and 65535, not {args.port}.", 2)
 

@@ -27,7 +27,7 @@ from desktop.store import SQLiteStore
 MAX_INLINE_TEXT_CHARS = 100_000
 # The file bytes one turn may send (each is read and base64-encoded for the request). Newer
 # attachments come first; older ones past this are named but not sent.
-MAX_TURN_ATTACHMENT_BYTES = 32 * 1024 * 1024
+MAX_TURN_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 
 def _flatten(item: TResponseInputItem) -> TResponseInputItem:
