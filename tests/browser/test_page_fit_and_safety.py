@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadItem
-from playwright.sync_api import Browser, Page, Request, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
 from desktop.context import RequestContext
 from desktop.paths import ui_dir
@@ -57,6 +57,23 @@ def long_thread(server: LiveServer) -> str:
     return thread_id
 
 
+def open_with_chatkit(
+    browser: Browser, server: LiveServer, *, script: str | None, **context: Any
+) -> tuple[BrowserContext, Page]:
+    """The app in a new web view, with OpenAI's script served by `script`, or unreachable."""
+    view = browser.new_context(**context)
+    if script is None:
+        view.route(CHATKIT_SCRIPT, lambda route: route.abort())
+    else:
+        view.route(
+            CHATKIT_SCRIPT,
+            lambda route: route.fulfill(status=200, content_type="text/javascript", body=script),
+        )
+    page = view.new_page()
+    page.goto(f"{server.url}/?token={TOKEN}")
+    return view, page
+
+
 def box(page: Page, selector: str) -> dict[str, float]:
     found = page.locator(selector).first.bounding_box()
     assert found is not None, f"{selector} is not shown"
@@ -84,10 +101,9 @@ def test_the_app_fits_the_window_with_the_fallback_banner(
     settings(data_dir, chat_interface="auto")
     with live_server(data_dir, env) as server:
         thread_id = long_thread(server)
-        context = browser.new_context(viewport={"width": size[0], "height": size[1]})
-        context.route(CHATKIT_SCRIPT, lambda route: route.abort())
-        page = context.new_page()
-        page.goto(f"{server.url}/?token={TOKEN}")
+        context, page = open_with_chatkit(
+            browser, server, script=None, viewport={"width": size[0], "height": size[1]}
+        )
         expect(page.locator("body")).to_have_attribute("data-chat", "builtin")
         expect(page.locator("#banner")).to_be_visible()
         page.get_by_role("button", name="A long conversation", exact=True).click()
@@ -121,10 +137,7 @@ def test_banner_can_be_dismissed_and_leads_to_the_setting(
 ) -> None:
     settings(data_dir, chat_interface="auto")
     with live_server(data_dir, env) as server:
-        context = browser.new_context()
-        context.route(CHATKIT_SCRIPT, lambda route: route.abort())
-        page = context.new_page()
-        page.goto(f"{server.url}/?token={TOKEN}")
+        context, page = open_with_chatkit(browser, server, script=None)
         banner = page.locator("#banner")
         expect(banner).to_be_visible()
         banner.get_by_role("button", name="Change in Settings").click()
@@ -141,10 +154,7 @@ def test_auto_remembers_that_chatkit_was_unreachable(
 ) -> None:
     settings(data_dir, chat_interface="auto")
     with live_server(data_dir, env) as server:
-        offline = browser.new_context()
-        offline.route(CHATKIT_SCRIPT, lambda route: route.abort())
-        page = offline.new_page()
-        page.goto(f"{server.url}/?token={TOKEN}")
+        offline, page = open_with_chatkit(browser, server, script=None)
         expect(page.locator("#banner")).to_contain_text("didn't load")
         wait_for_state(server, unreachable=True)
         offline.close()
@@ -152,16 +162,8 @@ def test_auto_remembers_that_chatkit_was_unreachable(
     # The next launch (a new web view, same data dir) starts on the built-in client at once,
     # and tries OpenAI's script in the background; when it loads, the next launch uses it.
     with live_server(data_dir, env) as server:
-        online = browser.new_context()
-        online.route(
-            CHATKIT_SCRIPT,
-            lambda route: route.fulfill(
-                status=200, content_type="text/javascript", body=CHATKIT_DOUBLE
-            ),
-        )
-        page = online.new_page()
         started = time.monotonic()
-        page.goto(f"{server.url}/?token={TOKEN}")
+        online, page = open_with_chatkit(browser, server, script=CHATKIT_DOUBLE)
         expect(page.locator("body")).to_have_attribute("data-chat", "builtin")
         print(f"built-in client after {time.monotonic() - started:.2f} s (CDN known unreachable)")
         expect(page.locator("#banner")).to_contain_text("reachable again")
