@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.xvfb import start_xvfb  # noqa: E402
+from tests.support.xvfb import start_xvfb  # noqa: E402
 
 
 def timed_launch(args: list[str], ready: re.Pattern[str], env: dict[str, str]) -> float:

@@ -30,8 +30,8 @@ import openai
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fake_provider import FakeProvider  # noqa: E402
-from tests.headless import start_headless  # noqa: E402
+from tests.support.fake_provider import FakeProvider  # noqa: E402
+from tests.support.headless import start_headless  # noqa: E402
 
 TOKEN = "bench-relay-token-0123456789abcdefghijkl"
 

@@ -29,6 +29,7 @@ from desktop import env as env_names
 from desktop.context import RequestContext
 from desktop.engine import ChatEngine, StoreHandle
 from desktop.errors import DesktopError, InvalidRequestError, NotFound, PayloadTooLarge
+from desktop.http_errors import error_json
 from desktop.keys import KeyStore
 from desktop.paths import Paths, resolve_paths, ui_dir
 from desktop.security import (
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from desktop.store import SQLiteStore
 
 log = logging.getLogger(__name__)
+# What create_app returns, for modules outside the HTTP layer that only pass it along.
+App = FastAPI
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -73,7 +76,7 @@ class AppState:
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return error_json(status, code, message)
 
 
 def _is_not_found(exc: BaseException) -> bool:

@@ -24,6 +24,19 @@ _TEXT_LIKE = {
     "application/sql",
 }
 PDF = "application/pdf"
+# How many files one message may carry (the page enforces it; the server takes what arrives).
+MAX_PER_MESSAGE = 5
+# What the page offers in its file picker, as ChatKit's `accept` map (MIME type -> extensions).
+ACCEPT: dict[str, list[str]] = {
+    "image/*": [".png", ".jpg", ".jpeg", ".gif", ".webp"],
+    "application/pdf": [".pdf"],
+    "text/*": [".txt", ".md", ".csv", ".json", ".py", ".ts", ".js", ".html", ".css"],
+}
+
+
+def page_limits(max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, object]:
+    """The attachment rules the page needs, so it never keeps a second copy of them."""
+    return {"max_bytes": max_bytes, "max_count": MAX_PER_MESSAGE, "accept": ACCEPT}
 
 
 def checked_id(attachment_id: str) -> str:

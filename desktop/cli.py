@@ -26,8 +26,7 @@ from desktop import __version__
 if TYPE_CHECKING:
     import socket
 
-    from fastapi import FastAPI
-
+    from desktop.app import App
     from desktop.keys import KeyStore
     from desktop.paths import Paths
 
@@ -188,7 +187,7 @@ def _build_app(
     launch: Launch,
     on_focus: Callable[[], bool] | None,
     on_page_ready: Callable[[], None] | None = None,
-) -> FastAPI:
+) -> App:
     """Check and migrate the chat history, then build the app; raises DesktopError with a
     sentence for the user. The chatkit store itself is built in the background once serving."""
     from desktop.app import create_app
@@ -213,7 +212,7 @@ def _serve_headless(launch: Launch) -> int:
     from desktop.errors import DesktopError
     from desktop.serving import serve
 
-    app: FastAPI | None = None
+    app: App | None = None
 
     def open_browser() -> bool:
         # A one-time code, not the token: a browser's command line is visible to other users.

@@ -14,11 +14,12 @@ import time
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from desktop import env
 from desktop.errors import PayloadTooLarge
+from desktop.http_errors import error_json
 
 TOKEN_ENV = env.TOKEN
 SESSION_COOKIE = "chatkit_desktop_session"
@@ -93,10 +94,7 @@ def token_matches(candidate: str | None, token: str) -> bool:
 
 def _refuse(status: int, message: str) -> Response:
     # Deliberately terse: a refused caller learns nothing about what would have worked.
-    return JSONResponse(
-        {"error": {"code": "forbidden" if status == 403 else "unauthorized", "message": message}},
-        status_code=status,
-    )
+    return error_json(status, "forbidden" if status == 403 else "unauthorized", message)
 
 
 class Guard:
@@ -196,6 +194,4 @@ def _too_large_text(limit: int) -> str:
 
 
 def _too_large(limit: int) -> Response:
-    return JSONResponse(
-        {"error": {"code": "too_large", "message": _too_large_text(limit)}}, status_code=413
-    )
+    return error_json(413, "too_large", _too_large_text(limit))

@@ -13,12 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from desktop.attachments import page_limits
 from desktop.config import (
     ENV_API,
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_MODEL,
     KEYLESS_PROVIDERS,
+    PROVIDER_PRESETS,
     ProviderConfig,
     Settings,
     apply_env,
@@ -27,6 +29,7 @@ from desktop.config import (
     save_settings,
 )
 from desktop.errors import ConfigError, InvalidRequestError, ProviderError
+from desktop.http_errors import error_json
 from desktop.keys import KeyStore, lookup_key
 
 if TYPE_CHECKING:
@@ -127,6 +130,10 @@ class SettingsService:
                 "from_env": ENV_API_KEY if source == "env" else None,
             },
             "needs_onboarding": self.needs_onboarding(),
+            "presets": {
+                name: {"base_url": url, "api": api} for name, (url, api) in PROVIDER_PRESETS.items()
+            },
+            "attachments": page_limits(),
             "log_file": str(log_file) if log_file else None,
             "data_dir": str(data_dir),
         }
@@ -205,9 +212,7 @@ def settings_router(
     async def models() -> Response:
         result = await _probe(await clients(), service.provider_config())
         if not result["ok"]:
-            return JSONResponse(
-                {"error": {"code": "provider_error", "message": result["message"]}}, 502
-            )
+            return error_json(502, "provider_error", result["message"])
         return JSONResponse({"models": result["models"]})
 
     @router.post("/api/log", status_code=204)
@@ -245,9 +250,7 @@ def _parse(model: type[Any], body: bytes) -> Any:
 
 
 def _invalid(exc: SettingsInvalid) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}, status_code=400
-    )
+    return error_json(400, exc.code, exc.message, exc.fields)
 
 
 async def _probe(clients: ProviderClients, cfg: ProviderConfig) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider
 from tests.test_window import close_like_a_user, screenshot, xvfb  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent

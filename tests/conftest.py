@@ -7,8 +7,8 @@ from pathlib import Path
 import keyring.core
 import pytest
 
-from tests.fake_provider import FakeProvider
-from tests.live import API_KEY, LiveServer, live_server
+from tests.support.fake_provider import FakeProvider
+from tests.support.live import API_KEY, LiveServer, live_server
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,7 @@ def _isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     # The "system keychain" in tests is a file-backed keyring in the temp dir.
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.file_keyring.FileKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.support.file_keyring.FileKeyring")
     monkeypatch.setenv("CHATKIT_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
     monkeypatch.setattr(keyring.core, "_keyring_backend", None)
     keyring.core.init_backend()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.live import TOKEN, LiveServer, user_input
+from tests.support.live import TOKEN, LiveServer, user_input
 
 BAD_BODIES: list[tuple[str, bytes, str]] = [
     ("not json", b"{nope", "not valid JSON"),

@@ -17,9 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fake_provider import FakeProvider, Fault
-from tests.headless import start_headless
-from tests.live import API_KEY, parse_sse, user_input
+from tests.support.fake_provider import FakeProvider, Fault
+from tests.support.headless import start_headless
+from tests.support.live import API_KEY, parse_sse, user_input
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "cli-test-token-abcdefghijklmnopqrstuvwxyz"
 SAVED_KEY = "sk-proj-SAVEDKEY-zyxwvutsrq-5678"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,11 +32,57 @@ def test_mypy_strict() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-CORE = ("store", "migrations", "chat_server", "provider", "converter", "app", "config", "protocol")
+# The HTTP layer: the only modules that may import the web framework and server directly.
+HTTP_MODULES = {
+    "desktop.app",
+    "desktop.http_errors",
+    "desktop.settings_api",
+    "desktop.security",
+    "desktop.serving",
+}
+HTTP_PACKAGES = ("fastapi", "starlette", "uvicorn")
+
+WALK = """
+import importlib, json, pkgutil, sys
+import desktop
+loaded = {}
+for info in pkgutil.walk_packages(desktop.__path__, "desktop."):
+    if info.name == "desktop.window" or info.name == "desktop.__main__":
+        continue
+    importlib.import_module(info.name)
+    loaded[info.name] = "webview" in sys.modules
+print(json.dumps(loaded))
+"""
 
 
-def test_core_modules_never_import_the_ui() -> None:
-    for name in CORE:
-        path = ROOT / "desktop" / f"{name}.py"
-        text = path.read_text()
-        assert "import webview" not in text and "from webview" not in text, path
+def test_no_module_but_the_window_loads_webview() -> None:
+    """Every module of the package, a new one included, in a fresh interpreter: importing any of
+    them (and all of them together) never loads the UI toolkit."""
+    result = subprocess.run(
+        [sys.executable, "-c", WALK], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert len(loaded) > 20, loaded
+    assert [name for name, ui in loaded.items() if ui] == []
+
+
+def _direct_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_layers() -> None:
+    """`webview` only in the window module; the web framework only in the HTTP layer."""
+    for path in sorted((ROOT / "desktop").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        imports = _direct_imports(path)
+        if module != "desktop.window":
+            assert "webview" not in imports, module
+        if module not in HTTP_MODULES:
+            assert not imports & set(HTTP_PACKAGES), (module, imports & set(HTTP_PACKAGES))

@@ -18,9 +18,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.fake_provider import FakeProvider
-from tests.headless import start_headless
+from tests.support.fake_provider import FakeProvider
+from tests.support.headless import start_headless
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "crash-test-token-abcdefghijklmnopqrstuvwxyz"
 KILLS = int(os.environ.get("CHATKIT_CRASH_KILLS", "50"))

@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from desktop.protocol import known_types
-from tests.live import LiveServer, live_server, user_input
+from tests.support.live import LiveServer, live_server, user_input
+
+pytestmark = pytest.mark.slow
 
 TYPES = sorted(known_types())
 json_leaf = st.one_of(
@@ -64,7 +66,7 @@ requests = st.one_of(
 def fuzz_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LiveServer, str, list[Any]]]:
-    from tests.fake_provider import FakeProvider
+    from tests.support.fake_provider import FakeProvider
 
     provider = FakeProvider().start()
     data = tmp_path_factory.mktemp("fuzz")

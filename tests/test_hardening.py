@@ -28,9 +28,9 @@ from chatkit.types import FileAttachment, UserMessageItem
 from desktop.converter import MAX_TURN_ATTACHMENT_BYTES, sendable_attachments
 from desktop.store import MAX_PENDING_UPLOADS, SQLiteStore
 from desktop.window import stays_in_app
-from tests.fake_provider import FakeProvider
-from tests.headless import ROOT, start_headless
-from tests.live import API_KEY, TOKEN, LiveServer, live_server, user_input
+from tests.support.fake_provider import FakeProvider
+from tests.support.headless import ROOT, start_headless
+from tests.support.live import API_KEY, TOKEN, LiveServer, live_server, user_input
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from chatkit.types import (
 )
 
 from desktop.context import RequestContext
-from tests.fake_provider import FakeProvider
-from tests.live import LiveServer, live_server, user_input
+from tests.support.fake_provider import FakeProvider
+from tests.support.live import LiveServer, live_server, user_input
 
 CTX = RequestContext()
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.fake_provider import FakeProvider, Fault
-from tests.live import LiveServer, live_server, user_input
+from tests.support.fake_provider import FakeProvider, Fault
+from tests.support.live import LiveServer, live_server, user_input
 
 FAULTS: dict[str, tuple[Fault, str, bool]] = {
     "401": (Fault("status", status=401), r"rejected the API key \(401\)", False),

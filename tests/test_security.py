@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from desktop.security import make_token
-from tests.live import TOKEN, LiveServer
+from tests.support.live import TOKEN, LiveServer
 
 
 @pytest.fixture

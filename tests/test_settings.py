@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.fake_provider import FakeProvider, Fault
-from tests.live import LiveServer, live_server
+from tests.support.fake_provider import FakeProvider, Fault
+from tests.support.live import LiveServer, live_server
 
 NEW_KEY = "sk-proj-NEWKEY-abcdefghij-1234"
 
@@ -252,3 +252,18 @@ def test_page_errors_reach_the_log(server: LiveServer, caplog: pytest.LogCapture
     assert response.status_code == 204
     assert any("[chatkit] chatkit.error: boom" in r.getMessage() for r in caplog.records)
     assert server.client.post("/api/log", content=b"{bad").status_code == 400
+
+
+def test_the_page_gets_presets_and_attachment_rules_from_the_server(server: LiveServer) -> None:
+    from desktop.attachments import ACCEPT, DEFAULT_MAX_BYTES, MAX_PER_MESSAGE
+    from desktop.config import PROVIDER_PRESETS
+
+    view = server.client.get("/api/settings").json()
+    assert view["presets"] == {
+        name: {"base_url": url, "api": api} for name, (url, api) in PROVIDER_PRESETS.items()
+    }
+    assert view["attachments"] == {
+        "max_bytes": DEFAULT_MAX_BYTES,
+        "max_count": MAX_PER_MESSAGE,
+        "accept": ACCEPT,
+    }

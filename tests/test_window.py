@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from Xlib import X, display, protocol
 
-from tests.fake_provider import FakeProvider
-from tests.xvfb import start_xvfb
+from tests.support.fake_provider import FakeProvider
+from tests.support.xvfb import start_xvfb
+
+pytestmark = pytest.mark.window
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("CHATKIT_ARTIFACTS", ROOT / "artifacts"))
@@ -207,6 +209,7 @@ NAVIGATING_PAGE = b"""<!doctype html><title>app</title><p>the app</p>
 WINDOW_ONLY = """
 import sys, threading, time
 from desktop.window import DesktopWindow
+
 window = DesktopWindow(debug=False, process_started=time.monotonic())
 window.open_hidden()
 def drive():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser_support import CHROMIUM, FLAGS, settings
-from tests.live import LiveServer, live_server
+from tests.support.browser import CHROMIUM, FLAGS, settings
+from tests.support.live import LiveServer, live_server
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,11 @@ from chatkit.types import WidgetItem
 from playwright.sync_api import Browser, Route, expect
 
 from desktop.context import RequestContext
-from tests.browser_support import CHATKIT_SCRIPT, open_app, send, settings, shot
-from tests.fake_provider import FakeProvider, Fault
-from tests.live import TOKEN, LiveServer, live_server
+from tests.support.browser import CHATKIT_SCRIPT, open_app, send, settings, shot
+from tests.support.fake_provider import FakeProvider, Fault
+from tests.support.live import TOKEN, LiveServer, live_server
+
+pytestmark = pytest.mark.browser
 
 
 def test_send_streams_and_persists_after_reload(

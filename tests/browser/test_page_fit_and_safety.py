@@ -18,9 +18,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
 from desktop.context import RequestContext
 from desktop.paths import ui_dir
-from tests.browser_support import CHATKIT_SCRIPT, open_app, send, settings, shot
-from tests.fake_provider import FakeProvider
-from tests.live import TOKEN, LiveServer, live_server
+from tests.support.browser import CHATKIT_SCRIPT, open_app, send, settings, shot
+from tests.support.fake_provider import FakeProvider
+from tests.support.live import TOKEN, LiveServer, live_server
+
+pytestmark = pytest.mark.browser
 
 CHATKIT_DOUBLE = (
     "customElements.define('openai-chatkit', class extends HTMLElement { setOptions() {} });"
@@ -322,3 +324,13 @@ def test_replies_that_would_break_the_page_show_as_plain_text(
     # Still a working chat: the composer takes a message.
     expect(page.get_by_label("Message", exact=True)).to_be_editable()
     assert json.dumps(errors) == "[]"
+
+
+def test_presets_and_file_types_come_from_the_server(browser: Browser, server: LiveServer) -> None:
+    page = open_app(browser, server)
+    accept = page.locator("input[type=file]").get_attribute("accept") or ""
+    assert "application/pdf" in accept.split(",") and ".md" in accept.split(",")
+    page.get_by_role("button", name="Settings", exact=True).click()
+    page.get_by_label("Provider").select_option("ollama")
+    assert page.get_by_label("Base URL").input_value() == "http://localhost:11434/v1"
+    assert page.get_by_label("API flavour").input_value() == "chat_completions"

@@ -12,16 +12,18 @@ export const PROMPTS = [
   { label: "Review some code", prompt: "What are common pitfalls when writing async Python code?" },
 ];
 
-export const ATTACHMENT_TYPES: Record<string, string[]> = {
-  "image/*": [".png", ".jpg", ".jpeg", ".gif", ".webp"],
-  "application/pdf": [".pdf"],
-  "text/*": [".txt", ".md", ".csv", ".json", ".py", ".ts", ".js", ".html", ".css"],
-};
+/** The attachment rules, as the server states them in the settings view. */
+export interface AttachmentLimits {
+  max_bytes: number;
+  max_count: number;
+  accept: Record<string, string[]>;
+}
 
 export interface ChatKitModeSettings {
   domainKey: string;
   dark: boolean;
   token: string;
+  attachments: AttachmentLimits;
 }
 
 export type LogFn = (level: string, message: string) => void;
@@ -45,7 +47,12 @@ export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn): ChatK
     history: { enabled: true, showDelete: true, showRename: true },
     composer: {
       placeholder: "Message",
-      attachments: { enabled: true, maxSize: 20 * 1024 * 1024, maxCount: 5, accept: ATTACHMENT_TYPES },
+      attachments: {
+        enabled: true,
+        maxSize: settings.attachments.max_bytes,
+        maxCount: settings.attachments.max_count,
+        accept: settings.attachments.accept,
+      },
     },
     threadItemActions: { feedback: true, retry: true },
     onClientTool: async ({ name }) => {

@@ -6,11 +6,8 @@ import { GREETING, PROMPTS, chatkitOptions, loadChatKit, mountChatKit } from "./
 
 type Obj = { [key: string]: any };
 
-const PRESETS: Record<string, { base_url: string; api: string }> = {
-  openai: { base_url: "https://api.openai.com/v1", api: "responses" },
-  ollama: { base_url: "http://localhost:11434/v1", api: "chat_completions" },
-  lmstudio: { base_url: "http://localhost:1234/v1", api: "chat_completions" },
-};
+// Provider presets come from the server with the settings.
+let presets: Record<string, { base_url: string; api: string }> = {};
 const FIELDS = ["provider", "base_url", "api", "model", "system_prompt", "theme", "chat_interface"];
 // How long Auto waits for OpenAI's script before using the built-in client, and how long a
 // background retry waits once it is known to be unreachable.
@@ -101,6 +98,7 @@ function banner(message: string | null): void {
 
 function render(view: Obj): void {
   const s = view.settings;
+  presets = view.presets || {};
   for (const name of FIELDS) field(name).value = s[name];
   field("api_key").value = "";
   const key = view.api_key;
@@ -136,8 +134,8 @@ async function knownUnreachable(): Promise<boolean> {
   }
 }
 
-function mountBuiltIn(host: HTMLElement): void {
-  new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools: {}, log: report });
+function mountBuiltIn(host: HTMLElement, view: Obj): void {
+  new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools: {}, log: report, attachments: view.attachments });
   document.body.dataset.chat = "builtin";
 }
 
@@ -151,7 +149,7 @@ async function mountChat(view: Obj): Promise<void> {
     // Offline last time: don't make the user wait for the CDN again. Try it in the background,
     // and use it from the next launch on if it loads.
     banner("Using the built-in chat: OpenAI's ChatKit interface couldn't be reached last time.");
-    mountBuiltIn(host);
+    mountBuiltIn(host, view);
     void loadChatKit(CHATKIT_RETRY_MS).then((loaded) => {
       if (!loaded) return;
       rememberUnreachable(false);
@@ -168,7 +166,7 @@ async function mountChat(view: Obj): Promise<void> {
     const loaded = await loadChatKit(CHATKIT_TIMEOUT_MS);
     if (loaded) {
       const { token } = await api("/api/session");
-      mountChatKit(host, chatkitOptions({ domainKey: s.domain_key, dark: isDark(s.theme), token }, report), report);
+      mountChatKit(host, chatkitOptions({ domainKey: s.domain_key, dark: isDark(s.theme), token, attachments: view.attachments }, report), report);
       banner(null);
       document.body.dataset.chat = "chatkit";
       return;
@@ -181,7 +179,7 @@ async function mountChat(view: Obj): Promise<void> {
   } else {
     banner(null);
   }
-  mountBuiltIn(host);
+  mountBuiltIn(host, view);
 }
 
 async function load(): Promise<void> {
@@ -213,7 +211,7 @@ function wire(): void {
     }
   });
   field("provider").addEventListener("change", () => {
-    const preset = PRESETS[field("provider").value];
+    const preset = presets[field("provider").value];
     if (preset) {
       field("base_url").value = preset.base_url;
       field("api").value = preset.api;

@@ -4,6 +4,7 @@ import { icon } from "./icons";
 import { onRendererUpgrade, renderMarkdown } from "./markdown";
 import { ApiError, ChatKitApi, type Obj, type Page, type ThreadMeta, userInput } from "./protocol";
 import { applyEvent, emptyState, loadThread, type ThreadState } from "./state";
+import type { AttachmentLimits } from "../chatkit-mode";
 import { renderComponent } from "./widgets";
 
 export type ClientTool = (params: Obj) => Obj | Promise<Obj>;
@@ -14,6 +15,7 @@ export interface ChatViewOptions {
   prompts: { label: string; prompt: string }[];
   clientTools: Record<string, ClientTool>;
   log: LogFn;
+  attachments: AttachmentLimits;
 }
 
 interface PendingAttachment {
@@ -57,9 +59,10 @@ export class ChatView {
   private input = h("textarea", { rows: 1, placeholder: "Message", "aria-label": "Message" });
   private send = h("button", { type: "submit", class: "primary send", "aria-label": "Send" }, "Send");
   private chips = h("div", { class: "chips", "aria-label": "Attachments" });
-  private file = h("input", { type: "file", multiple: true, hidden: true, accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/*,.md,.json,.csv,.py,.ts,.js" });
+  private file = h("input", { type: "file", multiple: true, hidden: true });
 
   constructor(host: HTMLElement, private options: ChatViewOptions) {
+    this.file.accept = Object.entries(options.attachments.accept).flatMap(([mime, ext]) => [mime, ...ext]).join(",");
     const form = h(
       "form",
       { class: "composer", onsubmit: (e: Event) => { e.preventDefault(); this.onSendClick(); } },

@@ -1,6 +1,6 @@
 """A keyring backend that keeps passwords in a JSON file, so tests exercise the keychain path.
 
-Selected with PYTHON_KEYRING_BACKEND=tests.file_keyring.FileKeyring; the file is named by
+Selected with PYTHON_KEYRING_BACKEND=tests.support.file_keyring.FileKeyring; the file is named by
 CHATKIT_TEST_KEYRING_FILE.
 """
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.live import TOKEN, LiveServer
+from tests.support.live import TOKEN, LiveServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CHATKIT_ARTIFACTS", ROOT / "artifacts"))
 CHROMIUM = os.environ.get("CHATKIT_CHROMIUM", "/usr/bin/chromium")
 CHATKIT_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
