@@ -84,7 +84,11 @@ def test_without_a_keychain_the_key_file_is_0600(
     import keyring
     import keyring.backends.fail
 
-    monkeypatch.setattr(keyring.core, "_keyring_backend", keyring.backends.fail.Keyring())
+    monkeypatch.setattr(
+        keyring.core,
+        "_keyring_backend",
+        keyring.backends.fail.Keyring(),  # type: ignore[no-untyped-call]
+    )
     with live_server(data_dir, {"OPENAI_BASE_URL": provider.base_url}) as server:
         key = put(server, {"api_key": NEW_KEY}).json()["api_key"]
         assert key["storage"] == "file" and key["source"] == "file" and key["last4"] == "1234"

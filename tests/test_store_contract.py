@@ -173,7 +173,7 @@ def every_item_type(t: str) -> list[ThreadItem]:
                     id="q1",
                     question="Pick",
                     multiple=True,
-                    options=[StructuredInputMultipleChoiceOption(value="a", label="A")],
+                    options=[StructuredInputMultipleChoiceOption(value="a")],
                 ),
                 StructuredInputFreeform(id="q2", question="Why?"),
             ],
@@ -285,8 +285,9 @@ class StoreContract(ABC):
         page = await store.load_threads(4, None, "desc", CTX)
         seen += [t.id for t in page.data]
         # A thread not yet seen, the cursor thread itself, and an already seen one become active.
-        for name in (names[2], page.after, names[-1]):
-            assert name is not None
+        cursor = page.after
+        assert cursor is not None
+        for name in (names[2], cursor, names[-1]):
             await store.add_thread_item(name, user_message(name, f"m-{name}"), CTX)
         while page.has_more:
             page = await store.load_threads(4, page.after, "desc", CTX)
@@ -323,7 +324,7 @@ class StoreContract(ABC):
         one = await store.load_item("t1", "__fake_id__", CTX)
         two = await store.load_item("t2", "__fake_id__", CTX)
         assert isinstance(one, UserMessageItem) and isinstance(two, UserMessageItem)
-        assert (one.content[0].text, two.content[0].text) == ("t1", "t2")  # type: ignore[union-attr]
+        assert (one.content[0].text, two.content[0].text) == ("t1", "t2")
         await store.delete_thread_item("t1", "__fake_id__", CTX)
         assert await store.load_item("t2", "__fake_id__", CTX) == two
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadItem
-from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
+from playwright.sync_api import Browser, BrowserContext, FloatRect, Page, Request, expect
 
 from desktop.context import RequestContext
 from desktop.paths import ui_dir
@@ -76,7 +76,7 @@ def open_with_chatkit(
     return view, page
 
 
-def box(page: Page, selector: str) -> dict[str, float]:
+def box(page: Page, selector: str) -> FloatRect:
     found = page.locator(selector).first.bounding_box()
     assert found is not None, f"{selector} is not shown"
     return found
