@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from desktop.window import prepare_qt_environment
+from desktop.shell.window import prepare_qt_environment
 
 PAGE = "<!doctype html><html><head><meta charset='utf-8'><title>Empty</title></head><body><p>Empty</p></body></html>"
 

@@ -37,11 +37,11 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
-from desktop.app import create_app
-from desktop.chat_server import DesktopChatServer
-from desktop.config import Settings, provider_config
+from desktop.api.app import create_app
+from desktop.api.serving import bind_loopback, make_server
+from desktop.chat.server import DesktopChatServer
 from desktop.context import RequestContext
-from desktop.serving import bind_loopback, make_server
+from desktop.settings.config import Settings, provider_config
 from desktop.store import SQLiteStore
 
 CTX = RequestContext()

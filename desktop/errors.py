@@ -1,7 +1,7 @@
 """The app's domain errors. Each carries the sentence a user should read.
 
-They are turned into user-facing output in exactly two places: `desktop.chat_server` (a ChatKit
-`CustomStreamError` in the chat) and `desktop.app` (an HTTP JSON error on the API).
+They are turned into user-facing output in exactly two places: `desktop.chat.server` (a ChatKit
+`CustomStreamError` in the chat) and `desktop.api.app` (an HTTP JSON error on the API).
 """
 
 from __future__ import annotations

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from desktop.config import Settings, apply_env, load_settings, provider_config, save_settings
 from desktop.errors import ConfigError
-from desktop.keys import KeyStore, lookup_key
 from desktop.paths import resolve_paths
+from desktop.settings.config import (
+    Settings,
+    apply_env,
+    load_settings,
+    provider_config,
+    save_settings,
+)
+from desktop.settings.keys import KeyStore, lookup_key
 
 
 def test_defaults_then_file_then_env(tmp_path: Path) -> None:

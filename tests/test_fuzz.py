@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desktop.protocol import known_types
+from desktop.chat.protocol import known_types
 from tests.support.live import LiveServer, live_server, user_input
 
 pytestmark = pytest.mark.slow

@@ -25,9 +25,9 @@ import httpx
 import pytest
 from chatkit.types import FileAttachment, UserMessageItem
 
-from desktop.converter import MAX_TURN_ATTACHMENT_BYTES, sendable_attachments
+from desktop.chat.converter import MAX_TURN_ATTACHMENT_BYTES, sendable_attachments
+from desktop.shell.window import stays_in_app
 from desktop.store import MAX_PENDING_UPLOADS, SQLiteStore
-from desktop.window import stays_in_app
 from tests.support.fake_provider import FakeProvider
 from tests.support.headless import ROOT, start_headless
 from tests.support.live import API_KEY, TOKEN, LiveServer, live_server, user_input

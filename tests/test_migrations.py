@@ -10,8 +10,8 @@ import pytest
 
 from desktop.context import RequestContext
 from desktop.errors import StoreError
-from desktop.migrations import MIGRATIONS, migrate
 from desktop.store import SQLiteStore
+from desktop.store.migrations import MIGRATIONS, migrate
 
 SCHEMAS = Path(__file__).parent / "schemas"
 CTX = RequestContext()

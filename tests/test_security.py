@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from desktop.security import make_token
+from desktop.api.security import make_token
 from tests.support.live import TOKEN, LiveServer
 
 

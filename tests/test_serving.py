@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from desktop.serving import bind_loopback
+from desktop.api.serving import bind_loopback
 
 
 async def test_accepted_connections_have_nodelay() -> None:

@@ -194,7 +194,7 @@ def test_store_error_shows_in_the_window_and_exits_nonzero(xvfb: str, tmp_path: 
 
 
 def test_qtwebengine_sandbox_is_disabled_only_for_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    from desktop.window import prepare_qt_environment
+    from desktop.shell.window import prepare_qt_environment
 
     for uid, expected in ((1000, None), (0, "1")):
         monkeypatch.delenv("QTWEBENGINE_DISABLE_SANDBOX", raising=False)
@@ -208,7 +208,7 @@ NAVIGATING_PAGE = b"""<!doctype html><title>app</title><p>the app</p>
 
 WINDOW_ONLY = """
 import sys, threading, time
-from desktop.window import DesktopWindow
+from desktop.shell.window import DesktopWindow
 
 window = DesktopWindow(debug=False, process_started=time.monotonic())
 window.open_hidden()

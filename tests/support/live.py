@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from desktop.app import create_app
-from desktop.serving import bind_loopback, make_server
+from desktop.api.app import create_app
+from desktop.api.serving import bind_loopback, make_server
 
 TOKEN = "test-token-0123456789abcdef0123456789"
 API_KEY = "sk-test-SECRETKEY-9f8e7d6c5b4a"

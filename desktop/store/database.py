@@ -14,7 +14,7 @@ from pathlib import Path
 
 from desktop.errors import StoreError
 from desktop.fileio import owner_only
-from desktop.migrations import MIGRATIONS, Migration, check_not_newer, migrate
+from desktop.store.migrations import MIGRATIONS, Migration, check_not_newer, migrate
 
 
 def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from desktop.attachments import page_limits
-from desktop.config import (
+from desktop.api.errors import error_json
+from desktop.errors import ConfigError, InvalidRequestError, ProviderError
+from desktop.settings.config import (
     ENV_API,
     ENV_API_KEY,
     ENV_BASE_URL,
@@ -28,12 +29,11 @@ from desktop.config import (
     provider_config,
     save_settings,
 )
-from desktop.errors import ConfigError, InvalidRequestError, ProviderError
-from desktop.http_errors import error_json
-from desktop.keys import KeyStore, lookup_key
+from desktop.settings.keys import KeyStore, lookup_key
+from desktop.store.attachment_rules import page_limits
 
 if TYPE_CHECKING:
-    from desktop.provider import ProviderClients
+    from desktop.chat.provider import ProviderClients
 
 log = logging.getLogger(__name__)
 page_log = logging.getLogger("desktop.page")
@@ -257,7 +257,7 @@ async def _probe(clients: ProviderClients, cfg: ProviderConfig) -> dict[str, Any
     """List the provider's models: the cheapest call that proves the URL and the key work."""
     import openai
 
-    from desktop.provider import translate
+    from desktop.chat.provider import translate
 
     host = urlsplit(cfg.base_url).netloc
     try:

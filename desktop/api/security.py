@@ -18,8 +18,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from desktop import env
+from desktop.api.errors import error_json
 from desktop.errors import PayloadTooLarge
-from desktop.http_errors import error_json
 
 TOKEN_ENV = env.TOKEN
 SESSION_COOKIE = "chatkit_desktop_session"

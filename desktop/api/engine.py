@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from desktop.chat_server import DesktopChatServer
-    from desktop.config import ProviderConfig
-    from desktop.provider import ProviderClients
-    from desktop.store import SQLiteStore
+    from desktop.chat.provider import ProviderClients
+    from desktop.chat.server import DesktopChatServer
+    from desktop.settings.config import ProviderConfig
+    from desktop.store.chat_store import SQLiteStore
 
 
 class StoreHandle:
@@ -40,7 +40,7 @@ class StoreHandle:
         try:
             store = self._given
             if store is None:
-                from desktop.store import SQLiteStore
+                from desktop.store.chat_store import SQLiteStore
 
                 store = SQLiteStore(self._db_path, attachments_dir=self._attachments_dir)
             store.open()
@@ -89,7 +89,7 @@ class ChatEngine:
         store = await self._stores.get()
 
         def build() -> DesktopChatServer:
-            from desktop.chat_server import DesktopChatServer
+            from desktop.chat.server import DesktopChatServer
 
             return DesktopChatServer(store, self._config)
 

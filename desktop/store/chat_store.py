@@ -35,11 +35,11 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl, TypeAdapter
 
-from desktop import attachments as rules
 from desktop.context import RequestContext
-from desktop.database import connect, describe_error, prepare_database
 from desktop.errors import InvalidRequestError, PayloadTooLarge, StoreError, UnsupportedMediaType
-from desktop.migrations import MIGRATIONS, Migration
+from desktop.store import attachment_rules as rules
+from desktop.store.database import connect, describe_error, prepare_database
+from desktop.store.migrations import MIGRATIONS, Migration
 
 T = TypeVar("T")
 Order = Literal["asc", "desc"]

@@ -20,7 +20,6 @@ import openai
 from agents import ModelBehaviorError, OpenAIProvider, RunConfig
 from agents.exceptions import AgentsException, UserError
 
-from desktop.config import ProviderConfig
 from desktop.errors import (
     KeyRejected,
     MissingApiKey,
@@ -31,6 +30,7 @@ from desktop.errors import (
     RateLimited,
     ResponseInterrupted,
 )
+from desktop.settings.config import ProviderConfig
 
 # Local servers (Ollama, LM Studio, vLLM) ignore the key, but the client insists on one.
 NO_KEY_PLACEHOLDER = "no-key"

@@ -26,9 +26,9 @@ from desktop import __version__
 if TYPE_CHECKING:
     import socket
 
-    from desktop.app import App
-    from desktop.keys import KeyStore
+    from desktop.api.app import App
     from desktop.paths import Paths
+    from desktop.settings.keys import KeyStore
 
 log = logging.getLogger("desktop")
 STARTED = time.monotonic()
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     make_private(paths.data)
     make_private(paths.logs)
 
-    from desktop.instance import InstanceLock, ask_to_focus
+    from desktop.shell.instance import InstanceLock, ask_to_focus
 
     lock = InstanceLock(paths.data)
     if not lock.acquire():
@@ -146,11 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
+    from desktop.api.security import make_token
+    from desktop.api.serving import bind_loopback
     from desktop.env import API_KEY as ENV_API_KEY
-    from desktop.keys import KeyStore
-    from desktop.logs import setup_logging
-    from desktop.security import make_token
-    from desktop.serving import bind_loopback
+    from desktop.settings.keys import KeyStore
+    from desktop.shell.logs import setup_logging
 
     token = make_token()
     keys = KeyStore(paths.data)
@@ -190,8 +190,8 @@ def _build_app(
 ) -> App:
     """Check and migrate the chat history, then build the app; raises DesktopError with a
     sentence for the user. The chatkit store itself is built in the background once serving."""
-    from desktop.app import create_app
-    from desktop.database import prepare_database
+    from desktop.api.app import create_app
+    from desktop.store.database import prepare_database
 
     paths = launch.paths
     prepare_database(paths.db, paths.attachments)
@@ -209,8 +209,8 @@ def _build_app(
 
 
 def _serve_headless(launch: Launch) -> int:
+    from desktop.api.serving import serve
     from desktop.errors import DesktopError
-    from desktop.serving import serve
 
     app: App | None = None
 
@@ -238,9 +238,9 @@ def _serve_headless(launch: Launch) -> int:
 
 
 def _serve_window(launch: Launch) -> int:
+    from desktop.api.serving import make_server
     from desktop.errors import DesktopError
-    from desktop.serving import make_server
-    from desktop.window import DesktopWindow
+    from desktop.shell.window import DesktopWindow
 
     window = DesktopWindow(debug=launch.args.debug, process_started=STARTED)
     window.open_hidden()

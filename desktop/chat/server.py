@@ -42,13 +42,13 @@ from chatkit.types import (
     is_streaming_req,
 )
 
-from desktop.config import ProviderConfig
+from desktop.chat.converter import DesktopConverter, sendable_attachments
+from desktop.chat.protocol import parse_request
+from desktop.chat.provider import ProviderClients, translate
 from desktop.context import RequestContext
-from desktop.converter import DesktopConverter, sendable_attachments
 from desktop.errors import DesktopError, InvalidRequestError, NotFound
-from desktop.protocol import parse_request
-from desktop.provider import ProviderClients, translate
-from desktop.store import SQLiteStore
+from desktop.settings.config import ProviderConfig
+from desktop.store.chat_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
-from desktop import attachments as rules
-from desktop.store import SQLiteStore
+from desktop.store import attachment_rules as rules
+from desktop.store.chat_store import SQLiteStore
 
 # Text files are inlined into the prompt; past this many characters they are cut.
 MAX_INLINE_TEXT_CHARS = 100_000

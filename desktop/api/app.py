@@ -24,15 +24,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import StreamingResponse
 
 from desktop import __version__
-from desktop import attachments as rules
 from desktop import env as env_names
-from desktop.context import RequestContext
-from desktop.engine import ChatEngine, StoreHandle
-from desktop.errors import DesktopError, InvalidRequestError, NotFound, PayloadTooLarge
-from desktop.http_errors import error_json
-from desktop.keys import KeyStore
-from desktop.paths import Paths, resolve_paths, ui_dir
-from desktop.security import (
+from desktop.api.engine import ChatEngine, StoreHandle
+from desktop.api.errors import error_json
+from desktop.api.security import (
     MAX_CHATKIT_BODY,
     Guard,
     GuardMiddleware,
@@ -40,11 +35,16 @@ from desktop.security import (
     page_csp,
     token_matches,
 )
-from desktop.settings_api import SettingsService, settings_router
-from desktop.ui_state import UiState
+from desktop.api.settings_routes import SettingsService, settings_router
+from desktop.context import RequestContext
+from desktop.errors import DesktopError, InvalidRequestError, NotFound, PayloadTooLarge
+from desktop.paths import Paths, resolve_paths, ui_dir
+from desktop.settings.keys import KeyStore
+from desktop.settings.ui_state import UiState
+from desktop.store import attachment_rules as rules
 
 if TYPE_CHECKING:
-    from desktop.store import SQLiteStore
+    from desktop.store.chat_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 # What create_app returns, for modules outside the HTTP layer that only pass it along.
@@ -246,7 +246,7 @@ def create_app(
             server = await chat.server()
         except Exception as exc:
             return error_response(exc)
-        from desktop.protocol import parse_request  # loaded with the server, above
+        from desktop.chat.protocol import parse_request  # loaded with the server, above
 
         parsed = parse_request(body)
         try:

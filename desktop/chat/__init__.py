@@ -1,0 +1,1 @@
+"""Chat turns: the ChatKit server, history to model input, the provider, request parsing."""
