@@ -35,11 +35,13 @@ from desktop.api.security import (
     page_csp,
     token_matches,
 )
-from desktop.api.settings_routes import SettingsService, settings_router
+from desktop.api.settings_routes import settings_router
+from desktop.api.shell_routes import shell_router
 from desktop.context import RequestContext
 from desktop.errors import DesktopError, InvalidRequestError, NotFound, PayloadTooLarge
 from desktop.paths import Paths, resolve_paths, ui_dir
 from desktop.settings.keys import KeyStore
+from desktop.settings.service import SettingsService
 from desktop.settings.ui_state import UiState
 from desktop.store import attachment_rules as rules
 
@@ -192,10 +194,9 @@ def create_app(
     app.state.desktop = state
     app.add_middleware(GuardMiddleware, guard=guard)
     app.include_router(
-        settings_router(
-            service, chat.clients, data_dir=paths.data, log_file=lambda: log_file, on_focus=on_focus
-        )
+        settings_router(service, chat.clients, data_dir=paths.data, log_file=lambda: log_file)
     )
+    app.include_router(shell_router(on_focus))
     app.mount("/assets", StaticFiles(directory=UI_DIR / "assets", check_dir=False), name="assets")
 
     @app.exception_handler(DesktopError)

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
 from starlette.responses import JSONResponse
+
+from desktop.errors import InvalidRequestError
 
 
 def error_json(
@@ -13,3 +18,16 @@ def error_json(
     if fields:
         body["fields"] = fields
     return JSONResponse({"error": body}, status_code=status)
+
+
+def parse_body(model: type[Any], body: bytes) -> Any:
+    try:
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            "Invalid request: "
+            + "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                for e in exc.errors()[:3]
+            )
+        ) from exc

@@ -3,140 +3,34 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from desktop.api.errors import error_json
-from desktop.errors import ConfigError, InvalidRequestError, ProviderError
+from desktop.api.errors import error_json, parse_body
+from desktop.errors import ProviderError
 from desktop.settings.config import (
     ENV_API,
-    ENV_API_KEY,
     ENV_BASE_URL,
     ENV_MODEL,
-    KEYLESS_PROVIDERS,
-    PROVIDER_PRESETS,
     ProviderConfig,
-    Settings,
     apply_env,
-    load_settings,
     provider_config,
-    save_settings,
 )
-from desktop.settings.keys import KeyStore, lookup_key
-from desktop.store.attachment_rules import page_limits
+from desktop.settings.service import SettingsInvalid, SettingsService
 
 if TYPE_CHECKING:
     from desktop.chat.provider import ProviderClients
 
 log = logging.getLogger(__name__)
-page_log = logging.getLogger("desktop.page")
 
 _ENV_FIELDS = {ENV_BASE_URL: "base_url", ENV_MODEL: "model", ENV_API: "api"}
 _MAX_KEY_CHARS = 512
-# Line breaks and other controls in a page's log message would forge log lines.
-_LOG_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
-    0x2028: "\\u2028",
-    0x2029: "\\u2029",
-}
-
-
-class SettingsInvalid(ConfigError):
-    def __init__(self, fields: dict[str, str]) -> None:
-        first = next(iter(fields.items()))
-        super().__init__(f"{first[0]}: {first[1]}")
-        self.fields = fields
-
-
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else "settings"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        fields.setdefault(name, message)
-    return fields
-
-
-class SettingsService:
-    """The settings in force: the file's, with environment variables on top, and the key."""
-
-    def __init__(self, settings_path: Path, env: Mapping[str, str], keys: KeyStore) -> None:
-        self.path = settings_path
-        self.env = env
-        self.keys = keys
-        self._lock = threading.Lock()
-        self._saved = load_settings(settings_path)
-        self._effective = apply_env(self._saved, env)
-
-    def effective(self) -> Settings:
-        return self._effective
-
-    def key(self) -> str | None:
-        return lookup_key(self.env, self.keys)[0]
-
-    def provider_config(self) -> ProviderConfig:
-        return provider_config(self._effective, self.key())
-
-    def candidate(self, changes: Mapping[str, Any]) -> Settings:
-        """Saved settings with `changes` applied, validated, without saving them."""
-        unknown = set(changes) - set(Settings.model_fields)
-        if unknown:
-            raise SettingsInvalid({name: "is not a setting" for name in sorted(unknown)})
-        try:
-            return Settings.model_validate({**self._saved.model_dump(), **changes})
-        except ValidationError as exc:
-            raise SettingsInvalid(_field_errors(exc)) from exc
-
-    def update(self, changes: Mapping[str, Any]) -> None:
-        with self._lock:
-            updated = self.candidate(changes)
-            save_settings(self.path, updated)
-            self._saved = updated
-            self._effective = apply_env(updated, self.env)
-
-    def set_key(self, key: str | None) -> None:
-        if key is None:
-            self.keys.clear()
-            return
-        key = key.strip()
-        if not key or len(key) > _MAX_KEY_CHARS or any(c.isspace() for c in key):
-            raise SettingsInvalid({"api_key": "doesn't look like an API key"})
-        self.keys.set(key)
-
-    def needs_onboarding(self) -> bool:
-        s = self._effective
-        if self.key() or s.provider in KEYLESS_PROVIDERS:
-            return False
-        return urlsplit(s.base_url).hostname == "api.openai.com"
-
-    def view(self, *, log_file: Path | None, data_dir: Path) -> dict[str, Any]:
-        """What the page may see. The key itself never leaves the process: only its last 4."""
-        key, source = lookup_key(self.env, self.keys)
-        return {
-            "settings": self._effective.model_dump(),
-            "saved": self._saved.model_dump(),
-            "overridden_by_env": sorted(f for env, f in _ENV_FIELDS.items() if self.env.get(env)),
-            "api_key": {
-                "set": key is not None,
-                "last4": key[-4:] if key and len(key) >= 8 else None,
-                "source": source,
-                "storage": self.keys.backend,
-                "from_env": ENV_API_KEY if source == "env" else None,
-            },
-            "needs_onboarding": self.needs_onboarding(),
-            "presets": {
-                name: {"base_url": url, "api": api} for name, (url, api) in PROVIDER_PRESETS.items()
-            },
-            "attachments": page_limits(),
-            "log_file": str(log_file) if log_file else None,
-            "data_dir": str(data_dir),
-        }
 
 
 class SettingsUpdate(BaseModel):
@@ -147,19 +41,12 @@ class SettingsUpdate(BaseModel):
     clear_api_key: bool = False
 
 
-class PageLog(BaseModel):
-    level: str = "error"
-    message: str
-    source: str = "page"
-
-
 def settings_router(
     service: SettingsService,
     clients: Callable[[], Awaitable[ProviderClients]],
     *,
     data_dir: Path,
     log_file: Callable[[], Path | None],
-    on_focus: Callable[[], bool] | None,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -172,7 +59,7 @@ def settings_router(
 
     @router.put("/api/settings")
     async def put_settings(request: Request) -> Response:
-        update = _parse(SettingsUpdate, await request.body())
+        update = parse_body(SettingsUpdate, await request.body())
         try:
             if update.settings:
                 service.candidate(update.settings)  # validate everything before changing anything
@@ -188,7 +75,7 @@ def settings_router(
 
     @router.post("/api/settings/test")
     async def test_connection(request: Request) -> dict[str, Any]:
-        update = _parse(SettingsUpdate, await request.body() or b"{}")
+        update = parse_body(SettingsUpdate, await request.body() or b"{}")
         try:
             candidate = service.candidate(update.settings)
         except SettingsInvalid as exc:
@@ -215,38 +102,7 @@ def settings_router(
             return error_json(502, "provider_error", result["message"])
         return JSONResponse({"models": result["models"]})
 
-    @router.post("/api/log", status_code=204)
-    async def page_log_entry(request: Request) -> Response:
-        entry = _parse(PageLog, await request.body())
-        level = {"error": logging.ERROR, "warning": logging.WARNING, "warn": logging.WARNING}.get(
-            entry.level.lower(), logging.INFO
-        )
-        page_log.log(
-            level,
-            "[%s] %s",
-            entry.source[:40].translate(_LOG_ESCAPES),
-            entry.message[:4000].translate(_LOG_ESCAPES),
-        )
-        return Response(status_code=204)
-
-    @router.post("/api/instance/focus")
-    async def focus() -> dict[str, bool]:
-        return {"focused": bool(on_focus and on_focus())}
-
     return router
-
-
-def _parse(model: type[Any], body: bytes) -> Any:
-    try:
-        return model.model_validate_json(body or b"{}")
-    except ValidationError as exc:
-        raise InvalidRequestError(
-            "Invalid request: "
-            + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                for e in exc.errors()[:3]
-            )
-        ) from exc
 
 
 def _invalid(exc: SettingsInvalid) -> JSONResponse:
