@@ -25,10 +25,10 @@ async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
 
 
 async def upload(store: SQLiteStore, name: str, body: bytes, mime: str = "text/plain") -> str:
-    att = await store.create_attachment(
+    att = await store.attachments.create_attachment(
         AttachmentCreateParams(name=name, size=len(body), mime_type=mime), CTX
     )
-    await store.write_attachment_file(att.id, chunks(body))
+    await store.attachments.write_attachment_file(att.id, chunks(body))
     return att.id
 
 
@@ -36,16 +36,16 @@ async def test_cap_is_enforced_while_streaming(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "chats.db", max_attachment_bytes=1000)
     try:
         with pytest.raises(PayloadTooLarge, match="larger than the"):
-            await store.create_attachment(
+            await store.attachments.create_attachment(
                 AttachmentCreateParams(name="a", size=1001, mime_type="text/plain"), CTX
             )
-        att = await store.create_attachment(
+        att = await store.attachments.create_attachment(
             AttachmentCreateParams(name="a", size=900, mime_type="text/plain"), CTX
         )
         # A client that lies about the size is cut off at the cap, and nothing is left on disk.
         with pytest.raises(PayloadTooLarge):
-            await store.write_attachment_file(att.id, chunks(b"a" * 600, b"a" * 600))
-        assert list(store.attachments_dir.iterdir()) == []
+            await store.attachments.write_attachment_file(att.id, chunks(b"a" * 600, b"a" * 600))
+        assert list(store.attachments.directory.iterdir()) == []
     finally:
         store.close()
 
@@ -53,7 +53,7 @@ async def test_cap_is_enforced_while_streaming(tmp_path: Path) -> None:
 async def test_names_and_types_are_checked(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "chats.db")
     try:
-        att = await store.create_attachment(
+        att = await store.attachments.create_attachment(
             AttachmentCreateParams(
                 name="../../evil\x00name.txt", size=3, mime_type="Text/Plain; charset=utf-8"
             ),
@@ -61,7 +61,7 @@ async def test_names_and_types_are_checked(tmp_path: Path) -> None:
         )
         assert att.name == "evilname.txt" and att.mime_type == "text/plain"
         with pytest.raises(UnsupportedMediaType):
-            await store.create_attachment(
+            await store.attachments.create_attachment(
                 AttachmentCreateParams(name="a.zip", size=3, mime_type="application/zip"), CTX
             )
         assert att.upload_descriptor is not None
@@ -93,7 +93,7 @@ async def test_abandoned_uploads_and_stray_files_are_cleaned_on_open(tmp_path: P
     reopened = SQLiteStore(tmp_path / "chats.db")
     try:
         reopened.open()
-        names = sorted(p.name for p in reopened.attachments_dir.iterdir())
+        names = sorted(p.name for p in reopened.attachments.directory.iterdir())
         assert names == sorted([fresh, kept])
         with pytest.raises(NotFoundError):
             await reopened.load_attachment(abandoned, CTX)

@@ -433,8 +433,8 @@ class TestSQLiteStore(StoreContract):
             )
 
         try:
-            assert await store._read(pragmas) == ("wal", 1, 10000)
-            assert await store._write(pragmas) == ("wal", 1, 10000)
+            assert await store.database.read(pragmas) == ("wal", 1, 10000)
+            assert await store.database.write(pragmas) == ("wal", 1, 10000)
         finally:
             store.close()
 
@@ -444,13 +444,13 @@ class TestSQLiteStore(StoreContract):
         store = SQLiteStore(tmp_path / "chats.db")
         loop_thread = threading.current_thread()
         threads: list[threading.Thread] = []
-        store._conn_orig = store._conn  # type: ignore[attr-defined]
+        store.database._conn_orig = store.database._conn  # type: ignore[attr-defined]
 
         def spy(read_only: bool) -> Any:
             threads.append(threading.current_thread())
-            return store._conn_orig(read_only)  # type: ignore[attr-defined]
+            return store.database._conn_orig(read_only)  # type: ignore[attr-defined]
 
-        store._conn = spy  # type: ignore[method-assign]
+        store.database._conn = spy  # type: ignore[method-assign]
         try:
             await store.save_thread(thread("t1"), CTX)
             await store.load_threads(10, None, "desc", CTX)

@@ -299,22 +299,20 @@ def create_app(
     @_not_found_is_404
     async def upload(attachment_id: str, request: Request) -> Response:
         rules.checked_id(attachment_id)
-        db = await stores.get()
+        files = (await stores.get()).attachments
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > db.max_attachment_bytes + 64 * 1024:
+        if declared and declared.isdigit() and int(declared) > files.max_bytes + 64 * 1024:
             raise PayloadTooLarge(
-                f"The file is larger than the {db.max_attachment_bytes // (1024 * 1024)} MB limit."
+                f"The file is larger than the {files.max_bytes // (1024 * 1024)} MB limit."
             )
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await request.form(
-                max_files=1, max_fields=10, max_part_size=db.max_attachment_bytes + 1
-            )
+            form = await request.form(max_files=1, max_fields=10, max_part_size=files.max_bytes + 1)
             file = next((v for v in form.values() if isinstance(v, UploadFile)), None)
             if file is None:
                 raise InvalidRequestError("The upload has no file part.")
-            attachment = await db.write_attachment_file(attachment_id, _file_chunks(file))
+            attachment = await files.write_attachment_file(attachment_id, _file_chunks(file))
         else:
-            attachment = await db.write_attachment_file(attachment_id, request.stream())
+            attachment = await files.write_attachment_file(attachment_id, request.stream())
         return Response(
             attachment.model_dump_json(exclude_none=True, context={"exclude_metadata": True}),
             media_type="application/json",
@@ -323,7 +321,7 @@ def create_app(
     @app.get("/api/attachments/{attachment_id}/content")
     @_not_found_is_404
     async def attachment_content(attachment_id: str) -> Response:
-        attachment, path = await (await stores.get()).attachment_file(attachment_id)
+        attachment, path = await (await stores.get()).attachments.attachment_file(attachment_id)
         # Anything that isn't an image or a PDF is shown as plain text, never rendered as a page.
         media = attachment.mime_type
         if media not in rules.IMAGE_TYPES and media != rules.PDF:

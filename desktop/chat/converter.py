@@ -82,7 +82,7 @@ class DesktopConverter(ThreadItemConverter):
                 "request, to keep it within the size limit.]",
             )
         try:
-            stored, path = await self.store.attachment_file(attachment.id)
+            stored, path = await self.store.attachments.attachment_file(attachment.id)
             data = await asyncio.to_thread(Path.read_bytes, path)
         except (NotFoundError, OSError):
             return ResponseInputTextParam(

@@ -141,7 +141,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         config: Callable[[], ProviderConfig],
         clients: ProviderClients | None = None,
     ) -> None:
-        super().__init__(store, store)
+        super().__init__(store, store.attachments)
         self.db = store
         self._config = config
         self.clients = clients or ProviderClients()
@@ -194,7 +194,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             raise InvalidRequestError("The message is empty.")
         for attachment_id in message.attachments:
             try:
-                await self.db.attachment_file(attachment_id)
+                await self.db.attachments.attachment_file(attachment_id)
             except (NotFoundError, DesktopError) as exc:
                 raise InvalidRequestError(
                     f"Attachment {attachment_id[:80]} was not found or its upload did not finish."
