@@ -34,7 +34,7 @@ from desktop.api.shell_routes import PageRoutes, page_router, shell_router
 from desktop.context import RequestContext
 from desktop.errors import DesktopError
 from desktop.paths import Paths, resolve_paths, ui_dir
-from desktop.settings.keys import KeyStore
+from desktop.profile import Profile
 from desktop.settings.service import SettingsService
 from desktop.settings.ui_state import UiState
 
@@ -69,27 +69,30 @@ class AppState:
 
 def create_app(
     *,
-    data_dir: str | os.PathLike[str] | None = None,
     token: str,
+    profile: Profile | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     port: int | None = None,
     env: Mapping[str, str] | None = None,
     store: SQLiteStore | None = None,
-    keys: KeyStore | None = None,
     log_file: Path | None = None,
     on_focus: Callable[[], bool] | None = None,
     on_page_ready: Callable[[], None] | None = None,
     warm_up_delay_s: float = 0.0,
 ) -> FastAPI:
-    """Build the app. `port` is the one it will be served on (checked against Host headers).
+    """Build the app on `profile` (or on a profile opened from `data_dir` and `env`). `port` is
+    the one it will be served on (checked against Host headers).
 
     `on_focus` brings the window to the front when a second launch asks for it; `on_page_ready`
     hears when the page is usable (the launch reports how long that took). `warm_up_delay_s`
     holds back building the chat store and engine (over a second of imports) so that they don't
     compete with the first page; whatever needs them first, or the page being up, starts them.
     """
-    environ = dict(os.environ if env is None else env)
-    paths = resolve_paths(data_dir or environ.get(env_names.DATA_DIR))
-    service = SettingsService(paths.settings, environ, keys or KeyStore(paths.data))
+    if profile is None:
+        environ = os.environ if env is None else env
+        chosen = data_dir or environ.get(env_names.DATA_DIR)
+        profile = Profile.open(resolve_paths(chosen) if chosen else None, env=environ)
+    paths, service = profile.paths, profile.settings
     stores = StoreHandle(paths.db, paths.attachments, store)
 
     def keys_backend() -> str:
