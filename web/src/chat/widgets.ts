@@ -1,15 +1,13 @@
 // Renders ChatKit widgets (the JSON component tree) as accessible DOM, and reports actions.
+import { h } from "./dom";
 import { icon } from "./icons";
 import { renderMarkdown } from "./markdown";
 import type { Obj } from "./protocol";
 
 export type ActionHandler = (action: Obj, widgetItemId: string) => void;
 
-function el(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
+function el(tag: keyof HTMLElementTagNameMap, className: string, text?: string): HTMLElement {
+  return h(tag, { class: className }, ...(text === undefined ? [] : [text]));
 }
 
 function formValues(form: HTMLFormElement): Obj {

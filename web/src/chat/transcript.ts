@@ -1,0 +1,167 @@
+// The conversation: renders a thread's items (only those that changed), its progress, notices
+// and errors, and the start screen.
+import { h } from "./dom";
+import { icon } from "./icons";
+import type { ThreadItem } from "./items";
+import { onRendererUpgrade, renderMarkdown } from "./markdown";
+import type { Obj } from "./protocol";
+import type { ThreadState } from "./state";
+import { renderComponent } from "./widgets";
+
+export interface TranscriptHandlers {
+  sendPrompt: (prompt: string) => void;
+  feedback: (itemId: string, kind: "positive" | "negative") => void;
+  retry: () => void;
+  action: (action: Obj, itemId: string) => void;
+}
+
+export class Transcript {
+  readonly element = h("div", { class: "transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  readonly status = h("div", { class: "status", role: "status" });
+  // Saved thumbs up/down of the open thread, by item id.
+  feedbackKinds = new Map<string, string>();
+  private rendered = new Map<string, HTMLElement>();
+
+  constructor(
+    private greeting: string,
+    private prompts: { label: string; prompt: string }[],
+    private handlers: TranscriptHandlers,
+    private current: () => ThreadState,
+    rerender: () => void,
+  ) {
+    this.element.addEventListener("click", (e) => this.onClick(e));
+    onRendererUpgrade(() => {
+      // Code highlighting or math just loaded: render the replies that use it again.
+      const state = this.current();
+      for (const [id, item] of state.items) if (item.type === "assistant_message" || item.type === "widget") state.changed.add(id);
+      rerender();
+    });
+  }
+
+  reset(): void {
+    this.rendered.clear();
+  }
+
+  drop(id: string): void {
+    this.rendered.get(id)?.remove();
+    this.rendered.delete(id);
+  }
+
+  render(busy: boolean): void {
+    const state = this.current();
+    if (!state.order.length && !busy) {
+      this.rendered.clear();
+      this.element.replaceChildren(this.startScreen());
+      this.renderStatus(busy);
+      return;
+    }
+    this.element.querySelector(".start")?.remove();
+    for (const id of state.changed) {
+      const item = state.items.get(id);
+      const old = this.rendered.get(id);
+      if (!item) {
+        old?.remove();
+        this.rendered.delete(id);
+        continue;
+      }
+      const node = this.renderItem(item as ThreadItem);
+      if (old) old.replaceWith(node);
+      else this.element.append(node);
+      this.rendered.set(id, node);
+    }
+    state.changed.clear();
+    // Keep DOM order equal to the thread's order (items can be replaced or removed mid-stream).
+    for (const id of state.order) {
+      const node = this.rendered.get(id);
+      if (node && !node.hidden) this.element.append(node);
+    }
+    this.renderStatus(busy);
+    this.element.scrollTop = this.element.scrollHeight;
+  }
+
+  showStatus(message: string, level: "info" | "warning" | "danger"): void {
+    this.status.replaceChildren(h("p", { class: `notice ${level}` }, message));
+  }
+
+  private startScreen(): HTMLElement {
+    return h("div", { class: "start" },
+      h("h2", {}, this.greeting),
+      h("div", { class: "prompts" }, ...this.prompts.map((p) =>
+        h("button", { type: "button", class: "prompt", onclick: () => this.handlers.sendPrompt(p.prompt) }, p.label))));
+  }
+
+  private renderItem(item: ThreadItem): HTMLElement {
+    const wrap = h("article", { class: `item ${item.type}`, "data-item-id": item.id });
+    switch (item.type) {
+      case "user_message": {
+        const text = (item.content || []).map((c) => (c.type === "input_tag" ? `@${c.text}` : c.text)).join("");
+        wrap.append(h("p", { class: "bubble" }, text));
+        for (const a of item.attachments || []) {
+          wrap.append(a.type === "image"
+            ? h("img", { class: "attachment-preview", src: `/api/attachments/${a.id}/content`, alt: a.name })
+            : h("a", { class: "attachment-file", href: `/api/attachments/${a.id}/content`, target: "_blank" }, a.name));
+        }
+        break;
+      }
+      case "assistant_message": {
+        const text = (item.content || []).map((c) => c.text).join("\n\n");
+        const body = h("div", { class: "markdown" }, renderMarkdown(text));
+        const given = this.feedbackKinds.get(item.id);
+        const up = h("button", { type: "button", class: "icon", "aria-label": "Good reply", "aria-pressed": String(given === "positive") }, icon("up"));
+        const down = h("button", { type: "button", class: "icon", "aria-label": "Bad reply", "aria-pressed": String(given === "negative") }, icon("down"));
+        up.addEventListener("click", () => this.handlers.feedback(item.id, "positive"));
+        down.addEventListener("click", () => this.handlers.feedback(item.id, "negative"));
+        const retry = h("button", { type: "button", class: "icon", "aria-label": "Retry", onclick: () => this.handlers.retry() }, icon("retry"));
+        wrap.append(body, h("div", { class: "item-actions" }, up, down, retry));
+        break;
+      }
+      case "widget":
+        wrap.append(renderComponent(item.widget, item.id, (action, id) => this.handlers.action(action, id)));
+        break;
+      case "workflow": {
+        const tasks = (item.workflow?.tasks || []).map((t: Obj) => h("li", {}, t.title || t.content || t.type));
+        wrap.append(h("details", { open: item.workflow?.expanded ? "" : undefined },
+          h("summary", {}, item.workflow?.type === "reasoning" ? "Thinking" : "Steps"), h("ul", {}, ...tasks)));
+        break;
+      }
+      case "task":
+        wrap.append(h("p", { class: "task" }, item.task?.title || item.task?.content || "Task"));
+        break;
+      case "generated_image":
+        if (item.image) wrap.append(h("img", { class: "generated", src: item.image.url, alt: "Generated image" }));
+        else wrap.append(h("p", { class: "task" }, "Generating an image…"));
+        break;
+      case "client_tool_call":
+        wrap.append(h("p", { class: "task" }, item.status === "pending" ? `Running ${item.name}…` : `Ran ${item.name}`));
+        break;
+      default:
+        // Hidden context, end-of-turn and anything new take no space.
+        wrap.hidden = true;
+    }
+    return wrap;
+  }
+
+  private renderStatus(busy: boolean): void {
+    const state = this.current();
+    const parts: HTMLElement[] = [];
+    if (state.progress) parts.push(h("p", { class: "progress" }, state.progress));
+    for (const notice of state.notices.splice(0)) {
+      parts.push(h("p", { class: `notice ${notice.level}` }, notice.title ? `${notice.title}: ${notice.message}` : notice.message));
+    }
+    const error = state.error;
+    if (error) {
+      const p = h("p", { class: "notice danger error-message" }, error.message);
+      if (error.allowRetry) p.append(" ", h("button", { type: "button", class: "link", onclick: () => this.handlers.retry() }, "Retry"));
+      parts.push(p);
+    }
+    if (parts.length || !busy) this.status.replaceChildren(...parts);
+  }
+
+  private onClick(e: Event): void {
+    const target = e.target as HTMLElement;
+    if (target.classList.contains("copy")) {
+      const code = target.closest(".code")?.querySelector("code")?.textContent || "";
+      void navigator.clipboard?.writeText(code).then(() => (target.textContent = "Copied"), () => undefined);
+    }
+  }
+}
