@@ -7,6 +7,7 @@ from pathlib import Path
 import keyring.core
 import pytest
 
+from desktop import env as env_names
 from tests.support.fake_provider import FakeProvider
 from tests.support.live import API_KEY, LiveServer, live_server
 
@@ -26,14 +27,7 @@ def _isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATKIT_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
     monkeypatch.setattr(keyring.core, "_keyring_backend", None)
     keyring.core.init_backend()
-    for name in (
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "CHATKIT_DESKTOP_MODEL",
-        "CHATKIT_DESKTOP_API",
-        "CHATKIT_DESKTOP_TOKEN",
-        "CHATKIT_DESKTOP_DATA_DIR",
-    ):
+    for name in env_names.ALL:
         monkeypatch.delenv(name, raising=False)
 
 

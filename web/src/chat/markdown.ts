@@ -36,16 +36,28 @@ function upgraded(): void {
   for (const listener of upgradeListeners) listener();
 }
 
+// A part that failed to load (a busy or restarting server) is tried again on a later render,
+// at most once every few seconds; meanwhile the text shows unstyled.
+const RETRY_MS = 3000;
+let codeFailedAt = 0;
+let mathFailedAt = 0;
+
 function needCode(): void {
-  if (hljs || codeLoading) return;
+  if (hljs || codeLoading || Date.now() - codeFailedAt < RETRY_MS) return;
   codeLoading = true;
-  import("./highlight").then((m) => { hljs = m.default; upgraded(); }, () => undefined);
+  import("./highlight").then(
+    (m) => { hljs = m.default; upgraded(); },
+    () => { codeLoading = false; codeFailedAt = Date.now(); setTimeout(upgraded, RETRY_MS + 100); },
+  );
 }
 
 function needMath(): void {
-  if (katex || mathLoading) return;
+  if (katex || mathLoading || Date.now() - mathFailedAt < RETRY_MS) return;
   mathLoading = true;
-  import("./math").then((m) => { katex = m.default; upgraded(); }, () => undefined);
+  import("./math").then(
+    (m) => { katex = m.default; upgraded(); },
+    () => { mathLoading = false; mathFailedAt = Date.now(); setTimeout(upgraded, RETRY_MS + 100); },
+  );
 }
 
 function escapeHtml(text: string): string {
