@@ -14,9 +14,11 @@ class DesktopError(Exception):
     code = "internal"
     allow_retry = False
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # Which form fields the message is about (the page marks them).
+        self.fields = fields or {}
 
 
 # --- request and store errors (HTTP boundary) ---

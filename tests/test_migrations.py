@@ -111,7 +111,9 @@ def test_failed_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
             db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0]
             == 0
         )
-        assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_initial"]
+        assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
+            m.__name__ for m in MIGRATIONS
+        ]
     finally:
         db.close()
     SQLiteStore(path).open()  # and the app still opens it

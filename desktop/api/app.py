@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from desktop import __version__
 from desktop import env as env_names
+from desktop.api.assistant_routes import assistant_router
 from desktop.api.attachment_routes import attachment_router
 from desktop.api.chatkit_routes import chatkit_router
 from desktop.api.engine import ChatEngine, StoreHandle
@@ -161,6 +162,7 @@ def create_app(
 
     app.include_router(chatkit_router(chat, stores, context_for))
     app.include_router(attachment_router(stores))
+    app.include_router(assistant_router(stores, chat.models, service.provider_config))
     app.include_router(
         page_router(
             PageRoutes(

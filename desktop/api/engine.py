@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from desktop.chat.models import ModelCatalog
     from desktop.chat.provider import ProviderClients
     from desktop.chat.server import DesktopChatServer
     from desktop.settings.config import ProviderConfig
@@ -93,7 +94,10 @@ class ChatEngine:
 
             return DesktopChatServer(store, self._config)
 
-        return await asyncio.to_thread(build)
+        server = await asyncio.to_thread(build)
+        # The built-in assistant starts from the system prompt the settings file had.
+        await server.assistants.adopt_prompt(self._config().system_prompt)
+        return server
 
     async def server(self) -> DesktopChatServer:
         self.start()
@@ -102,6 +106,9 @@ class ChatEngine:
 
     async def clients(self) -> ProviderClients:
         return (await self.server()).clients
+
+    async def models(self) -> ModelCatalog:
+        return (await self.server()).models
 
     async def aclose(self) -> None:
         if self._task is None:

@@ -70,7 +70,7 @@ def not_found_is_404(route: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[
 def error_response(exc: BaseException) -> JSONResponse:
     """The one place a failure on the HTTP API becomes a response."""
     if isinstance(exc, DesktopError):
-        return _error(exc.status_code, exc.code, exc.message)
+        return error_json(exc.status_code, exc.code, exc.message, exc.fields or None)
     if _is_not_found(exc):
         return _error(404, "not_found", f"{exc}.")
     if isinstance(exc, ValueError | NotImplementedError):

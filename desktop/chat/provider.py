@@ -124,6 +124,19 @@ class ProviderClients:
             await client.close()
 
 
+_TOOLS_REFUSED = re.compile(r"\btools?\b|function.?call", re.IGNORECASE)
+
+
+def rejects_tools(exc: openai.BadRequestError) -> bool:
+    """A 400 that blames the tools offered (Ollama: "... does not support tools"; others word it
+    differently, but name tools or function calling)."""
+    body: Any = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    message = str(body.get("message") or "") if isinstance(body, dict) else str(exc)
+    return bool(_TOOLS_REFUSED.search(message))
+
+
 def _retry_after_seconds(headers: httpx2.Headers) -> int | None:
     if value := headers.get("retry-after-ms"):
         try:

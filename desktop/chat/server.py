@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from agents import Agent, Runner
+import openai
+from agents import Runner
 from chatkit.actions import Action
-from chatkit.agents import AgentContext, stream_agent_response
+from chatkit.agents import stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
     AudioInput,
     ChatKitReq,
+    DurationSummary,
     FeedbackKind,
     HiddenContextItem,
+    NoticeEvent,
     SyncCustomActionResponse,
     ThreadItemDoneEvent,
     ThreadMetadata,
@@ -33,20 +38,37 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
     WidgetItem,
+    WorkflowItem,
     is_streaming_req,
 )
 
+from desktop.chat.activity import ToolActivity, show_pending_widgets, tool_error_message
+from desktop.chat.agent import build_agent
+from desktop.chat.agent_context import DesktopAgentContext
+from desktop.chat.choices import ChatChoice
 from desktop.chat.converter import DesktopConverter, sendable_attachments
 from desktop.chat.history import AssistantIds, History, user_text
+from desktop.chat.models import ModelCatalog
 from desktop.chat.protocol import parse_request
-from desktop.chat.provider import ProviderClients, translate
+from desktop.chat.provider import ProviderClients, rejects_tools, translate
 from desktop.chat.titles import Titles, clean_title, fallback_title
+from desktop.chat.tools.catalog import CATALOG
+from desktop.chat.tools.registry import ToolRegistry
 from desktop.context import RequestContext
 from desktop.errors import DesktopError, InvalidRequestError, NotFound
 from desktop.settings.config import ProviderConfig
+from desktop.store.assistants import Assistants
 from desktop.store.chat_store import SQLiteStore
 
 log = logging.getLogger(__name__)
+
+
+def _closed(item: WorkflowItem) -> WorkflowItem:
+    if item.workflow.summary is None:
+        seconds = int((datetime.now() - item.created_at).total_seconds())
+        item.workflow.summary = DurationSummary(duration=seconds)
+    item.workflow.expanded = False
+    return item
 
 
 class DesktopChatServer(ChatKitServer[RequestContext]):
@@ -62,6 +84,12 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         self.clients = clients or ProviderClients()
         self.titles = Titles(store, self.clients)
         self.history = History(store)
+        self.assistants = Assistants(store.database, CATALOG)
+        self.models = ModelCatalog(self.clients)
+        self.tools = ToolRegistry()
+        self._activity = ToolActivity()
+        # (base URL, model) pairs that refused a request offering tools: later turns skip them.
+        self._toolless: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ requests
 
@@ -91,6 +119,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                 if isinstance(request, ThreadsAddUserMessageReq):
                     await self.store.load_thread(request.params.thread_id, ctx)
                 await self._check_input(request.params.input)
+                options = request.params.input.inference_options
+                if options.model:
+                    await self.models.check(self._config(), options.model)
             elif isinstance(request, ThreadsRetryAfterItemReq):
                 item = await self.store.load_item(
                     request.params.thread_id, request.params.item_id, ctx
@@ -124,9 +155,16 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        cfg = self._config()
+        choice = ChatChoice.of(thread)
+        if input_user_message is not None:
+            choice = choice.picked(input_user_message.inference_options)
+            choice.save(thread)  # saved with the thread at the end of the turn
+        assistant = await self.assistants.resolve(choice.assistant_id)
+        base = self._config()
+        cfg = dataclasses.replace(base, model=choice.model or assistant.model or base.model)
         title_task = self.titles.start(thread, input_user_message, cfg)
         ids = AssistantIds(lambda: self.store.generate_item_id("message", thread, context))
+        agent_context: DesktopAgentContext | None = None
         try:
             history = await self.history.load(thread, cfg, context)
             sizes = await self.db.attachment_sizes(
@@ -134,18 +172,38 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             )
             converter = DesktopConverter(self.db, sendable_attachments(history, sizes))
             agent_input = await converter.to_agent_input(history)
-            run_config = self.clients.run_config(cfg)
-            agent = Agent[AgentContext[RequestContext]](
-                name="Assistant", instructions=cfg.system_prompt, model=cfg.model
+            run_config = dataclasses.replace(
+                self.clients.run_config(cfg),
+                tool_not_found_behavior="return_error_to_model",
+                tool_error_formatter=tool_error_message,
             )
-            agent_context = AgentContext[RequestContext](
-                thread=thread, store=self.store, request_context=context
-            )
-            result = Runner.run_streamed(
-                agent, agent_input, context=agent_context, run_config=run_config
-            )
-            async for event in stream_agent_response(agent_context, result):
-                yield ids(event)
+            with_tools = bool(assistant.tools) and (cfg.base_url, cfg.model) not in self._toolless
+            while True:
+                agent = build_agent(assistant, cfg.model, self.tools, with_tools=with_tools)
+                agent_context = DesktopAgentContext(
+                    thread=thread, store=self.store, request_context=context
+                )
+                result = Runner.run_streamed(
+                    agent,
+                    agent_input,
+                    context=agent_context,
+                    run_config=run_config,
+                    hooks=self._activity,
+                )
+                try:
+                    async for event in stream_agent_response(agent_context, result):
+                        yield ids(event)
+                except openai.BadRequestError as exc:
+                    untouched = not ids.streamed_text and not agent_context.tools_used
+                    if not (with_tools and untouched and rejects_tools(exc)):
+                        raise
+                    # Some local models refuse any request that offers tools: answer without.
+                    self._toolless.add((cfg.base_url, cfg.model))
+                    with_tools = False
+                    yield NoticeEvent(level="info", message=self._toolless_notice(cfg))
+                    continue
+                break
+            await show_pending_widgets(agent_context)
         except asyncio.CancelledError:
             # Stopped by the user: the title can still arrive on its own.
             if title_task is not None:
@@ -157,6 +215,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                 title_task.cancel()
                 if input_user_message is not None and thread.title is None:
                     thread.title = fallback_title(user_text(input_user_message))
+            if agent_context is not None and agent_context.workflow_item is not None:
+                # Keep the steps that ran before the failure.
+                yield ThreadItemDoneEvent(item=_closed(agent_context.workflow_item))
             if error is None:
                 log.exception("reply failed")
                 raise
@@ -164,6 +225,15 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             raise CustomStreamError(error.message, allow_retry=error.allow_retry) from exc
         if title_task is not None:
             await self.titles.finish(thread, title_task, context)
+
+    @staticmethod
+    def _toolless_notice(cfg: ProviderConfig) -> str:
+        host = urlsplit(cfg.base_url).netloc or cfg.base_url
+        return (
+            f"The model {cfg.model} at {host} doesn't accept tools, so it answered without them "
+            "(searching your chats, and the other tools of this assistant, are off for it "
+            "until the app restarts)."
+        )
 
     async def aclose(self) -> None:
         """Cancel background work and close provider connections."""

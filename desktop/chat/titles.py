@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from agents import Agent, Runner
+from agents import Runner
 from chatkit.store import NotFoundError, Store
 from chatkit.types import ThreadMetadata, UserMessageItem
 
+from desktop.chat.agent import title_agent
 from desktop.chat.history import user_text
 from desktop.chat.provider import ProviderClients, translate
 from desktop.context import RequestContext
@@ -71,7 +72,7 @@ class Titles:
 
     async def _generate(self, text: str, cfg: ProviderConfig) -> str:
         try:
-            agent = Agent(name="Titler", instructions=TITLE_INSTRUCTIONS, model=cfg.model)
+            agent = title_agent(TITLE_INSTRUCTIONS, cfg.model)
             result = await Runner.run(
                 agent, text[:2000], run_config=self._clients.run_config(cfg), max_turns=1
             )

@@ -33,6 +33,7 @@ from desktop.store.records import (
     read_order,
     stored_json,
 )
+from desktop.store.search import ChatSearch
 from desktop.store.thread_pages import ThreadPages
 
 
@@ -60,6 +61,8 @@ class SQLiteStore(Store[RequestContext]):
         # chatkit's other seam: attachment uploads and bytes, over the same database.
         self.attachments = AttachmentFiles(self.database, folder, max_attachment_bytes)
         self.pages = ThreadPages(self.database)
+        # Full-text search over every chat (kept current by the schema's triggers).
+        self.search = ChatSearch(self.database)
 
     def open(self) -> None:
         """Create or migrate the file. Idempotent and thread-safe; raises StoreError clearly."""

@@ -80,6 +80,120 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_assistants(db: sqlite3.Connection) -> None:
+    # `instructions` NULL on the built-in assistant means "not yet taken from the settings file's
+    # system prompt": the app copies it over once (the schema step can't read settings).
+    db.execute(
+        """
+        CREATE TABLE assistants (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            instructions TEXT,
+            model TEXT,
+            tools TEXT NOT NULL DEFAULT '[]',
+            builtin INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO assistants (id, name, instructions, model, tools, builtin, created_at, "
+        "updated_at) VALUES ('default', 'Assistant', NULL, NULL, '[\"search_chats\", "
+        "\"current_time\"]', 1, strftime('%s', 'now'), strftime('%s', 'now'))"
+    )
+
+
+# The text of a stored item that search finds: message text, tag names and attachment names.
+# Written in SQL so that the triggers, not every code path that saves an item, keep it current.
+_ITEM_TEXT = """
+    coalesce((SELECT group_concat(json_extract(c.value, '$.text'), ' ')
+              FROM json_each({row}.data, '$.content') AS c), '')
+    || ' ' ||
+    coalesce((SELECT group_concat(json_extract(a.value, '$.name'), ' ')
+              FROM json_each({row}.data, '$.attachments') AS a), '')
+"""
+_SEARCHED_TYPES = "('user_message', 'assistant_message')"
+
+
+@migration
+def m003_search_index(db: sqlite3.Connection) -> None:
+    # Plain FTS5 tables keyed by the rowid of the item or thread they index: deleting by rowid
+    # is a direct lookup, and `ORDER BY rowid DESC` walks the newest matches first.
+    db.execute(
+        "CREATE VIRTUAL TABLE item_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE title_search USING fts5(title, tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    new_text = _ITEM_TEXT.format(row="NEW")
+    db.execute(
+        f"""
+        CREATE TRIGGER items_search_insert AFTER INSERT ON items
+        WHEN NEW.type IN {_SEARCHED_TYPES}
+        BEGIN
+            INSERT INTO item_search (rowid, text) VALUES (NEW.rowid, {new_text});
+        END
+        """  # noqa: S608 (constant SQL fragments, no user input)
+    )
+    db.execute(
+        f"""
+        CREATE TRIGGER items_search_update AFTER UPDATE OF data ON items
+        BEGIN
+            DELETE FROM item_search WHERE rowid = OLD.rowid;
+            INSERT INTO item_search (rowid, text)
+                SELECT NEW.rowid, {new_text} WHERE NEW.type IN {_SEARCHED_TYPES};
+        END
+        """  # noqa: S608 (constant SQL fragments, no user input)
+    )
+    db.execute(
+        """
+        CREATE TRIGGER items_search_delete AFTER DELETE ON items
+        BEGIN
+            DELETE FROM item_search WHERE rowid = OLD.rowid;
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER threads_search_insert AFTER INSERT ON threads
+        BEGIN
+            INSERT INTO title_search (rowid, title)
+                VALUES (NEW.rowid, coalesce(json_extract(NEW.data, '$.title'), ''));
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER threads_search_update AFTER UPDATE OF data ON threads
+        WHEN json_extract(OLD.data, '$.title') IS NOT json_extract(NEW.data, '$.title')
+        BEGIN
+            DELETE FROM title_search WHERE rowid = OLD.rowid;
+            INSERT INTO title_search (rowid, title)
+                VALUES (NEW.rowid, coalesce(json_extract(NEW.data, '$.title'), ''));
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER threads_search_delete AFTER DELETE ON threads
+        BEGIN
+            DELETE FROM title_search WHERE rowid = OLD.rowid;
+        END
+        """
+    )
+    # Index what is already there.
+    db.execute(
+        f"INSERT INTO item_search (rowid, text) SELECT rowid, {_ITEM_TEXT.format(row='items')} "  # noqa: S608
+        f"FROM items WHERE type IN {_SEARCHED_TYPES}"
+    )
+    db.execute(
+        "INSERT INTO title_search (rowid, title) "
+        "SELECT rowid, coalesce(json_extract(data, '$.title'), '') FROM threads"
+    )
+
+
 def _applied(db: sqlite3.Connection) -> list[str]:
     exists = db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"

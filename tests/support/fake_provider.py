@@ -25,7 +25,9 @@ TITLE_MARKER = "short title"
 class Fault:
     """What to do to the next request(s) instead of answering normally."""
 
-    kind: str  # "status" | "disconnect" | "truncate" | "malformed" | "stall" | "refuse"
+    # "status" | "disconnect" | "truncate" | "malformed" | "stall" | "refuse" | "no_tools" (a
+    # 400 for any request that offers tools, as some local models answer)
+    kind: str
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
@@ -37,6 +39,17 @@ class Fault:
 
 
 @dataclass
+class ToolCalls:
+    """A scripted reply that calls tools instead of answering. Each call is (name, arguments);
+    arguments given as a string are sent verbatim (to script malformed JSON)."""
+
+    calls: list[tuple[str, dict[str, Any] | str]]
+
+
+Reply = str | ToolCalls
+
+
+@dataclass
 class Recorded:
     path: str
     headers: dict[str, str]
@@ -45,7 +58,7 @@ class Recorded:
 
 class FakeProvider:
     def __init__(self) -> None:
-        self.replies: deque[str] = deque()
+        self.replies: deque[Reply] = deque()
         self.faults: deque[Fault] = deque()
         self.requests: list[Recorded] = []
         self.title = "Fake title"
@@ -59,9 +72,13 @@ class FakeProvider:
 
     # -------- control
 
-    def reply(self, *texts: str) -> None:
+    def reply(self, *texts: Reply) -> None:
         with self._lock:
             self.replies.extend(texts)
+
+    def call_tools(self, *calls: tuple[str, dict[str, Any] | str]) -> None:
+        """The next reply calls these tools (in one response)."""
+        self.reply(ToolCalls(list(calls)))
 
     def fail(self, fault: Fault) -> None:
         with self._lock:
@@ -114,7 +131,7 @@ class FakeProvider:
                 self.faults.popleft()
             return fault
 
-    def _next_reply(self, body: dict[str, Any]) -> str:
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
         if _is_title(body):
             return self.title
         with self._lock:
@@ -151,6 +168,21 @@ def _last_user_text(body: dict[str, Any]) -> str:
         if isinstance(message, dict) and message.get("role") == "user":
             return _text_of(message.get("content"))
     return ""
+
+
+def tool_outputs(body: dict[str, Any]) -> list[str]:
+    """The tool results a request sends back to the model, in either API flavour."""
+    if "input" in body and isinstance(body["input"], list):
+        return [
+            str(i.get("output"))
+            for i in body["input"]
+            if isinstance(i, dict) and i.get("type") == "function_call_output"
+        ]
+    return [
+        _text_of(m.get("content"))
+        for m in body.get("messages", [])
+        if isinstance(m, dict) and m.get("role") == "tool"
+    ]
 
 
 def _tokens(text: str) -> list[str]:
@@ -263,12 +295,25 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if fault and fault.kind == "no_tools" and body.get("tools"):
+            self._json(
+                400,
+                {"error": {"message": f"{body.get('model')} does not support tools"}},
+            )
+            return
         if fault and fault.kind == "stall":
             time.sleep(fault.seconds)
         if is_title and self.fake.title_delay_s:
             time.sleep(self.fake.title_delay_s)
-        text = self.fake._next_reply(body)
+        reply = self.fake._next_reply(body)
         path = self.path.rstrip("/")
+        if isinstance(reply, ToolCalls):
+            if path == "/v1/responses":
+                self._responses_tool_calls(body, reply)
+            else:
+                self._chat_tool_calls(body, reply)
+            return
+        text = reply
         if path == "/v1/responses":
             if body.get("stream"):
                 self._responses_stream(body, text, fault)
@@ -398,6 +443,76 @@ class _Handler(BaseHTTPRequestHandler):
         done = self._response_obj(body, text, msg_id)
         done["id"] = resp["id"]
         ev("response.completed", response=done)
+        self._end_stream()
+
+    def _responses_tool_calls(self, body: dict[str, Any], reply: ToolCalls) -> None:
+        self._start_stream()
+        seq = iter(range(10_000))
+
+        def ev(kind: str, **fields: Any) -> None:
+            self._event({"type": kind, "sequence_number": next(seq), **fields}, event=kind)
+
+        resp = self._response_obj(body, "", "", status="in_progress")
+        ev("response.created", response=resp)
+        output = []
+        for index, (name, args) in enumerate(reply.calls):
+            raw = args if isinstance(args, str) else json.dumps(args)
+            item_id, call_id = self.fake._next_id("fc"), self.fake._next_id("call")
+            item = {
+                "type": "function_call",
+                "id": item_id,
+                "call_id": call_id,
+                "name": name,
+                "arguments": "",
+                "status": "in_progress",
+            }
+            ev("response.output_item.added", output_index=index, item=item)
+            ev(
+                "response.function_call_arguments.delta",
+                item_id=item_id,
+                output_index=index,
+                delta=raw,
+            )
+            ev(
+                "response.function_call_arguments.done",
+                item_id=item_id,
+                output_index=index,
+                arguments=raw,
+                name=name,
+            )
+            done = {**item, "arguments": raw, "status": "completed"}
+            ev("response.output_item.done", output_index=index, item=done)
+            output.append(done)
+        final = self._response_obj(body, "", "")
+        final["id"], final["output"] = resp["id"], output
+        ev("response.completed", response=final)
+        self._end_stream()
+
+    def _chat_tool_calls(self, body: dict[str, Any], reply: ToolCalls) -> None:
+        cid = self.fake._next_id("chatcmpl")
+        self._start_stream()
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+            self._event(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body.get("model"),
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
+
+        chunk({"role": "assistant", "content": None})
+        for index, (name, args) in enumerate(reply.calls):
+            raw = args if isinstance(args, str) else json.dumps(args)
+            call = {"index": index, "id": self.fake._next_id("call"), "type": "function"}
+            chunk({"tool_calls": [{**call, "function": {"name": name, "arguments": ""}}]})
+            half = len(raw) // 2
+            for part in (raw[:half], raw[half:]):
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]})
+        chunk({}, finish="tool_calls")
+        self._event("[DONE]")
         self._end_stream()
 
     # ---- Chat Completions

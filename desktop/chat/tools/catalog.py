@@ -1,0 +1,66 @@
+"""What tools exist and how their steps read, without importing any of them (Settings and the
+API list these before the Agents SDK is loaded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    name: str
+    label: str
+    description: str
+    # The workflow step while it runs, after it finished, and after it failed.
+    running: str
+    done: str
+    failed: str
+    icon: str = "bolt"
+
+
+CATALOG: dict[str, ToolInfo] = {
+    info.name: info
+    for info in (
+        ToolInfo(
+            name="search_chats",
+            label="Search your chats",
+            description="Finds earlier conversations by the words in them.",
+            running="Searching your chats…",
+            done="Searched your chats",
+            failed="Couldn't search your chats",
+            icon="search",
+        ),
+        ToolInfo(
+            name="current_time",
+            label="Date and time",
+            description="Tells the assistant today's date and the local time.",
+            running="Checking the date and time…",
+            done="Checked the date and time",
+            failed="Couldn't check the date and time",
+            icon="clock",
+        ),
+    )
+}
+
+
+def step_info(tool_name: str) -> ToolInfo:
+    """How a tool's step reads; tools outside the catalog (MCP, a name the model made up) get a
+    generic wording."""
+    known = CATALOG.get(tool_name)
+    if known is not None:
+        return known
+    short = tool_name[:60]
+    return ToolInfo(
+        name=tool_name,
+        label=short,
+        description="",
+        running=f"Running {short}…",
+        done=f"Ran {short}",
+        failed=f"{short} failed",
+    )
+
+
+def catalog_view() -> list[dict[str, str]]:
+    return [
+        {"name": i.name, "label": i.label, "description": i.description} for i in CATALOG.values()
+    ]

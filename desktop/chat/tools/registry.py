@@ -1,0 +1,30 @@
+"""Tool name -> the tool, built once per server. The catalog says what exists; this module is
+where each name gets its implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from agents import FunctionTool, Tool
+
+from desktop.chat.tools import current_time, search_chats
+from desktop.chat.tools.catalog import CATALOG
+
+_BUILDERS: dict[str, Callable[[], FunctionTool]] = {
+    "search_chats": search_chats.build,
+    "current_time": current_time.build,
+}
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        missing = set(CATALOG) ^ set(_BUILDERS)
+        if missing:  # a catalog entry without a module, or the reverse
+            raise RuntimeError(f"tool catalog and registry disagree on: {sorted(missing)}")
+        self._tools = {name: build() for name, build in _BUILDERS.items()}
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def tools(self, names: Iterable[str]) -> list[Tool]:
+        return [self._tools[n] for n in names if n in self._tools]
