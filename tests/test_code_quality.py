@@ -81,3 +81,16 @@ def test_layers() -> None:
             assert "webview" not in imports, module
         if not module.startswith(HTTP_PACKAGE):
             assert not imports & set(HTTP_PACKAGES), (module, imports & set(HTTP_PACKAGES))
+
+
+def test_agents_are_built_in_one_place() -> None:
+    """Only desktop/chat/agent.py constructs an `Agent` (from an assistant, the provider settings
+    and the tool registry); everything else asks it."""
+    builders = set()
+    for path in sorted((ROOT / "desktop").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func.value if isinstance(node.func, ast.Subscript) else node.func
+                if isinstance(func, ast.Name) and func.id == "Agent":
+                    builders.add(path.relative_to(ROOT).as_posix())
+    assert builders == {"desktop/chat/agent.py"}

@@ -34,7 +34,7 @@ def assistant_router(
         from desktop.chat.tools.catalog import CATALOG
         from desktop.store.assistants import Assistants
 
-        return Assistants((await stores.get()).database, CATALOG)
+        return Assistants((await stores.get()).database, CATALOG, lambda: config().system_prompt)
 
     def draft(body: bytes) -> Any:
         from desktop.store.assistants import AssistantDraft

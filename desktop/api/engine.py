@@ -94,10 +94,7 @@ class ChatEngine:
 
             return DesktopChatServer(store, self._config)
 
-        server = await asyncio.to_thread(build)
-        # The built-in assistant starts from the system prompt the settings file had.
-        await server.assistants.adopt_prompt(self._config().system_prompt)
-        return server
+        return await asyncio.to_thread(build)
 
     async def server(self) -> DesktopChatServer:
         self.start()

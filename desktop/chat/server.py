@@ -84,7 +84,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         self.clients = clients or ProviderClients()
         self.titles = Titles(store, self.clients)
         self.history = History(store)
-        self.assistants = Assistants(store.database, CATALOG)
+        self.assistants = Assistants(store.database, CATALOG, lambda: self._config().system_prompt)
         self.models = ModelCatalog(self.clients)
         self.tools = ToolRegistry()
         self._activity = ToolActivity()

@@ -1,7 +1,8 @@
 """Assistants: a name, instructions, a default model and the tools it may use, kept in SQLite.
 
-One built-in assistant always exists (it can be edited, not deleted). Its instructions start out
-as the settings file's system prompt, copied over once by `adopt_prompt`.
+One built-in assistant always exists (it can be edited, not deleted). Until its instructions are
+edited here they are the settings' system prompt (stored as NULL), so older set-ups and scripts
+that set `system_prompt` keep working.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -73,16 +74,22 @@ Row = tuple[str, str, str | None, str | None, str, int, float]
 
 
 class Assistants:
-    def __init__(self, database: Database, known_tools: Collection[str]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        known_tools: Collection[str],
+        settings_prompt: Callable[[], str] = lambda: DEFAULT_INSTRUCTIONS,
+    ) -> None:
         self._db = database
         self._known_tools = frozenset(known_tools)
+        self._settings_prompt = settings_prompt
 
     def _from_row(self, row: Row) -> Assistant:
         tools = tuple(t for t in json.loads(row[4] or "[]") if t in self._known_tools)
         return Assistant(
             id=row[0],
             name=row[1],
-            instructions=DEFAULT_INSTRUCTIONS if row[2] is None else row[2],
+            instructions=self._settings_prompt() if row[2] is None else row[2],
             model=row[3],
             tools=tools,
             builtin=bool(row[5]),
@@ -122,7 +129,7 @@ class Assistants:
         if found is None:
             found = await self.get(DEFAULT_ID)
         if found is None:  # the row is created by a migration; only a hand-edited file lacks it
-            return Assistant(DEFAULT_ID, "Assistant", DEFAULT_INSTRUCTIONS, None, (), True, 0.0)
+            return Assistant(DEFAULT_ID, "Assistant", self._settings_prompt(), None, (), True, 0.0)
         return found
 
     async def create(self, draft: AssistantDraft) -> Assistant:
@@ -196,14 +203,3 @@ class Assistants:
 
         if not await self._db.write(w):
             raise NotFound("That assistant no longer exists.")
-
-    async def adopt_prompt(self, system_prompt: str) -> None:
-        """Give the built-in assistant the settings' system prompt, once."""
-
-        def w(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE assistants SET instructions = ? WHERE builtin = 1 AND instructions IS NULL",
-                (system_prompt,),
-            )
-
-        await self._db.write(w)

@@ -36,6 +36,8 @@ class Fault:
     times: int = 1
     # Faults apply to chat replies only, unless this is set: title requests stay healthy.
     include_titles: bool = False
+    # Only for a request that sends tool results back (the second step of a tool call).
+    with_tool_output: bool = False
 
 
 @dataclass
@@ -119,12 +121,14 @@ class FakeProvider:
 
     # -------- used by the handler
 
-    def _next_fault(self, is_title: bool) -> Fault | None:
+    def _next_fault(self, is_title: bool, body: dict[str, Any] | None = None) -> Fault | None:
         with self._lock:
             if not self.faults:
                 return None
             fault = self.faults[0]
             if is_title and not fault.include_titles:
+                return None
+            if fault.with_tool_output and not tool_outputs(body or {}):
                 return None
             fault.times -= 1
             if fault.times <= 0:
@@ -279,7 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
             Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         )
         is_title = _is_title(body)
-        fault = self.fake._next_fault(is_title)
+        fault = self.fake._next_fault(is_title, body)
         if fault and fault.kind == "status":
             payload = fault.body or {
                 "error": {

@@ -27,6 +27,10 @@ def _day(created_at: str) -> str:
         return created_at[:10]
 
 
+def _count(n: int) -> str:
+    return "1 chat matches" if n == 1 else f"{n} chats match"
+
+
 def results_widget(query: str, hits: list[SearchHit]) -> DynamicWidgetRoot:
     rows: list[dict[str, Any]] = [
         {
@@ -66,7 +70,7 @@ def results_widget(query: str, hits: list[SearchHit]) -> DynamicWidgetRoot:
         "type": "ListViewItem",
         "key": "header",
         "children": [
-            {"type": "Caption", "value": f"{len(hits)} chats match “{query[:80]}”"},
+            {"type": "Caption", "value": f"{_count(len(hits))} “{query[:80]}”"},
         ],
     }
     return DynamicWidgetRoot.model_validate({"type": "ListView", "children": [header, *rows]})
@@ -75,7 +79,7 @@ def results_widget(query: str, hits: list[SearchHit]) -> DynamicWidgetRoot:
 def excerpts_for_model(query: str, hits: list[SearchHit]) -> str:
     if not hits:
         return f"No earlier chats match “{query}”."
-    lines = [f"{len(hits)} earlier chats match “{query}” (newest first):"]
+    lines = [f"{_count(len(hits))} “{query}” (newest first):"]
     for hit in hits:
         who = {"user": "the user wrote", "assistant": "you answered"}.get(hit.role or "", "title")
         lines.append(
