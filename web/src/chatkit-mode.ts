@@ -2,6 +2,7 @@
 // Its runtime exists only on OpenAI's CDN, so it is loaded on demand and may be unavailable.
 /// <reference path="../node_modules/@openai/chatkit/types/dom-augment.d.ts" />
 import type { ChatKitEvents, ChatKitOptions, OpenAIChatKit, SupportedLocale } from "@openai/chatkit";
+import { ASSISTANT_PREFIX, type ComposerOffer, loadChoice } from "./chat/choices";
 
 export const CHATKIT_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js";
 
@@ -24,11 +25,26 @@ export interface ChatKitModeSettings {
   dark: boolean;
   token: string;
   attachments: AttachmentLimits;
+  offer: ComposerOffer;
 }
 
 export type LogFn = (level: string, message: string) => void;
 
-export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn): ChatKitOptions {
+/** The composer's assistant picker (as tools that stay selected) and model picker. */
+function composerPickers(offer: ComposerOffer): Pick<NonNullable<ChatKitOptions["composer"]>, "tools" | "models"> {
+  const pickers: Pick<NonNullable<ChatKitOptions["composer"]>, "tools" | "models"> = {};
+  if (offer.assistants.length > 1) {
+    pickers.tools = offer.assistants.map((a) => ({
+      id: `${ASSISTANT_PREFIX}${a.id}`, label: a.name, shortLabel: a.name, icon: "agent", persistent: true,
+    }));
+  }
+  if (offer.models.length) {
+    pickers.models = offer.models.map((m) => ({ id: m, label: m, default: m === offer.default_model }));
+  }
+  return pickers;
+}
+
+export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn, openChat?: (threadId: string) => void): ChatKitOptions {
   return {
     api: {
       url: new URL("/chatkit", window.location.origin).toString(),
@@ -52,6 +68,15 @@ export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn): ChatK
         maxSize: settings.attachments.max_bytes,
         maxCount: settings.attachments.max_count,
         accept: settings.attachments.accept,
+      },
+      ...composerPickers(settings.offer),
+    },
+    widgets: {
+      onAction: async (action) => {
+        // Actions marked for the client: a search result opens its chat.
+        const threadId = action.payload?.thread_id;
+        if (action.type === "chat.open" && typeof threadId === "string") openChat?.(threadId);
+        else log("warning", `no client handler for the widget action ${action.type}`);
       },
     },
     threadItemActions: { feedback: true, retry: true },
@@ -90,5 +115,14 @@ export function mountChatKit(host: HTMLElement, options: ChatKitOptions, log: Lo
     log("info", `chatkit.log: ${JSON.stringify(event.detail)}`));
   host.replaceChildren(element);
   element.setOptions(options);
+  // The composer shows the assistant and model the opened chat remembers.
+  element.addEventListener("chatkit.thread.change", (event: ChatKitEvents["chatkit.thread.change"]) => {
+    const threadId = event.detail.threadId;
+    if (!threadId) return;
+    void loadChoice(threadId).then((choice) => element.setComposerValue({
+      selectedToolId: choice.assistant_id ? `${ASSISTANT_PREFIX}${choice.assistant_id}` : null,
+      ...(choice.model ? { selectedModelId: choice.model } : {}),
+    })).catch((e) => log("warning", `couldn't show the chat's choices: ${e}`));
+  });
   return element;
 }

@@ -1,14 +1,16 @@
 // ChatKit Desktop page: chooses the chat interface, and runs onboarding and Settings.
 import "./style.css";
 
+import { loadOffer } from "./chat/choices";
 import { ChatView } from "./chat/view";
-import { GREETING, PROMPTS, chatkitOptions, loadChatKit, mountChatKit } from "./chatkit-mode";
+import { type ChatKitModeSettings, GREETING, PROMPTS, chatkitOptions, loadChatKit, mountChatKit } from "./chatkit-mode";
+import { AssistantsEditor } from "./settings/assistants";
 
 type Obj = { [key: string]: any };
 
 // Provider presets come from the server with the settings.
 let presets: Record<string, { base_url: string; api: string }> = {};
-const FIELDS = ["provider", "base_url", "api", "model", "system_prompt", "theme", "chat_interface"];
+const FIELDS = ["provider", "base_url", "api", "model", "theme", "chat_interface"];
 // How long Auto waits for OpenAI's script before using the built-in client, and how long a
 // background retry waits once it is known to be unreachable.
 const CHATKIT_TIMEOUT_MS = 4000;
@@ -60,6 +62,7 @@ function applyTheme(theme: string): void {
 
 function show(section: "home" | "settings"): void {
   for (const id of ["home", "settings"]) $(id).hidden = id !== section;
+  if (section === "settings") void assistantsEditor.load();
   document.body.dataset.view = section;
 }
 
@@ -134,9 +137,25 @@ async function knownUnreachable(): Promise<boolean> {
   }
 }
 
+// Offers the chat's composer the current assistants and models (after Settings changed them).
+let refreshComposer: () => void = () => undefined;
+
 function mountBuiltIn(host: HTMLElement, view: Obj): void {
-  new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools: {}, log: report, attachments: view.attachments });
+  const chat = new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools: {}, log: report, attachments: view.attachments });
+  refreshComposer = () => chat.refreshPickers();
   document.body.dataset.chat = "builtin";
+}
+
+async function mountOfficial(host: HTMLElement, view: Obj): Promise<void> {
+  const s = view.settings;
+  const { token } = await api("/api/session");
+  const modeSettings = async (): Promise<ChatKitModeSettings> => ({
+    domainKey: s.domain_key, dark: isDark(s.theme), token, attachments: view.attachments, offer: await loadOffer(),
+  });
+  let element: ReturnType<typeof mountChatKit> | null = null;
+  const openChat = (threadId: string) => void element?.setThreadId(threadId);
+  element = mountChatKit(host, chatkitOptions(await modeSettings(), report, openChat), report);
+  refreshComposer = () => void modeSettings().then((m) => element?.setOptions(chatkitOptions(m, report, openChat)));
 }
 
 async function mountChat(view: Obj): Promise<void> {
@@ -165,8 +184,7 @@ async function mountChat(view: Obj): Promise<void> {
     host.replaceChildren(waiting);
     const loaded = await loadChatKit(CHATKIT_TIMEOUT_MS);
     if (loaded) {
-      const { token } = await api("/api/session");
-      mountChatKit(host, chatkitOptions({ domainKey: s.domain_key, dark: isDark(s.theme), token, attachments: view.attachments }, report), report);
+      await mountOfficial(host, view);
       banner(null);
       document.body.dataset.chat = "chatkit";
       return;
@@ -191,6 +209,9 @@ async function load(): Promise<void> {
   // The launch measures time to a usable window by this.
   void fetch("/api/page/ready", { method: "POST" }).catch(() => undefined);
 }
+
+const assistantsEditor = new AssistantsEditor(() => refreshComposer());
+$("assistants-host").replaceChildren(assistantsEditor.element);
 
 function wire(): void {
   $("nav-home").addEventListener("click", () => show("home"));
@@ -253,6 +274,7 @@ function wire(): void {
       if (!view.needs_onboarding) {
         show("home");
         await mountChat(view);
+        refreshComposer(); // the provider's model list may have changed
       }
     } catch (e) {
       showErrors((e as Error & { fields?: Obj }).fields || {});

@@ -24,7 +24,7 @@ export class Composer {
   private file = h("input", { type: "file", multiple: true, hidden: true });
   readonly element: HTMLFormElement;
 
-  constructor(private api: ChatKitApi, limits: AttachmentLimits, private handlers: ComposerHandlers) {
+  constructor(private api: ChatKitApi, limits: AttachmentLimits, private handlers: ComposerHandlers, pickers?: HTMLElement) {
     this.file.accept = Object.entries(limits.accept).flatMap(([mime, ext]) => [mime, ...ext]).join(",");
     this.element = h(
       "form",
@@ -35,6 +35,7 @@ export class Composer {
         this.input,
         this.send,
       ),
+      pickers ?? "",
       this.file,
     );
     this.input.addEventListener("keydown", (e) => {
@@ -62,6 +63,13 @@ export class Composer {
     const ids = this.attachments.map((a) => a.id);
     // While a reply streams the button is Stop; the view decides what a submit means.
     this.handlers.submit(text, ids);
+  }
+
+  /** Puts back the text of a message the server refused, unless something new was typed. */
+  restore(text: string): void {
+    if (this.input.value.trim()) return;
+    this.input.value = text;
+    this.autosize();
   }
 
   /** Empties the box and the chips once their message is on its way. */

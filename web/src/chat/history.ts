@@ -1,12 +1,24 @@
-// The sidebar: the paged list of conversations, with filter, rename and delete.
+// The sidebar: the paged list of conversations with rename and delete, and search across the
+// words of every chat (the server's full-text index), whose results open the chat at the match.
 import { h } from "./dom";
 import { icon } from "./icons";
 import type { ChatKitApi, Page, ThreadMeta } from "./protocol";
 
 const PAGE = 30;
 
+interface SearchResult {
+  thread_id: string;
+  title: string | null;
+  item_id: string | null;
+  role: string | null;
+  created_at: string;
+  excerpt: { text: string; match: boolean }[];
+}
+
+const SEARCH_DELAY_MS = 200;
+
 export interface HistoryHandlers {
-  open: (threadId: string) => void;
+  open: (threadId: string, itemId?: string | null) => void;
   newChat: () => void;
   currentId: () => string | null;
   renamed: (thread: ThreadMeta) => void;
@@ -20,13 +32,60 @@ export class HistoryPanel {
   private hasMore = false;
   private list = h("ul", { class: "threads", "aria-label": "Conversations" });
   private more = h("button", { type: "button", class: "link", onclick: () => void this.load(true) }, "Load more");
-  private filter = h("input", { type: "search", placeholder: "Filter by title", "aria-label": "Filter conversations by title" });
+  private filter = h("input", { type: "search", placeholder: "Search chats", "aria-label": "Search all chats" });
+  private results = h("ul", { class: "threads search-results", "aria-label": "Search results", hidden: true });
+  private searchNote = h("p", { class: "hint search-note", role: "status", hidden: true });
+  private searchTimer = 0;
+  private searchSeq = 0;
   readonly element = h("aside", { class: "sidebar" },
     h("button", { type: "button", class: "primary new-chat", onclick: () => this.handlers.newChat() }, "New chat"),
-    this.filter, this.list, this.more);
+    this.filter, this.searchNote, this.results, this.list, this.more);
 
   constructor(private api: ChatKitApi, private handlers: HistoryHandlers) {
-    this.filter.addEventListener("input", () => this.render());
+    this.filter.addEventListener("input", () => {
+      window.clearTimeout(this.searchTimer);
+      this.searchTimer = window.setTimeout(() => void this.search(), SEARCH_DELAY_MS);
+    });
+    this.filter.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && this.filter.value) {
+        e.stopPropagation();
+        this.filter.value = "";
+        void this.search();
+      }
+    });
+  }
+
+  private get searching(): boolean {
+    return this.filter.value.trim() !== "";
+  }
+
+  private async search(): Promise<void> {
+    const query = this.filter.value.trim();
+    const seq = ++this.searchSeq;
+    if (!query) {
+      this.render();
+      return;
+    }
+    try {
+      const response = await fetch(`/api/search?${new URLSearchParams({ q: query, limit: "30" })}`);
+      const body = await response.json();
+      if (seq !== this.searchSeq) return; // a newer search is under way
+      if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
+      this.showResults(body.results as SearchResult[]);
+    } catch (e) {
+      if (seq === this.searchSeq) this.handlers.problem(`Search failed: ${(e as Error).message}`);
+    }
+  }
+
+  private showResults(results: SearchResult[]): void {
+    this.searchNote.textContent = results.length ? `${results.length === 1 ? "1 chat" : `${results.length} chats`} found` : "No chats match.";
+    this.results.replaceChildren(...results.map((r) => {
+      const excerpt = h("span", { class: "excerpt" }, ...r.excerpt.map((part) => (part.match ? h("mark", {}, part.text) : part.text)));
+      return h("li", {},
+        h("button", { type: "button", class: "search-hit", onclick: () => this.handlers.open(r.thread_id, r.item_id) },
+          h("span", { class: "hit-title" }, r.title || "New chat"), excerpt));
+    }));
+    this.render();
   }
 
   async load(append: boolean): Promise<void> {
@@ -50,10 +109,12 @@ export class HistoryPanel {
   }
 
   render(): void {
-    const needle = this.filter.value.trim().toLowerCase();
-    const shown = this.threads.filter((t) => !needle || (t.title || "New chat").toLowerCase().includes(needle));
-    this.list.replaceChildren(...shown.map((t) => this.row(t)));
-    this.more.hidden = !this.hasMore;
+    const searching = this.searching;
+    this.results.hidden = !searching;
+    this.searchNote.hidden = !searching;
+    this.list.hidden = searching;
+    this.list.replaceChildren(...this.threads.map((t) => this.row(t)));
+    this.more.hidden = searching || !this.hasMore;
   }
 
   private row(thread: ThreadMeta): HTMLLIElement {

@@ -38,8 +38,10 @@ export class Transcript {
     });
   }
 
+  /** Forget what is shown (another chat is about to be drawn). */
   reset(): void {
     this.rendered.clear();
+    this.element.replaceChildren();
   }
 
   drop(id: string): void {
@@ -77,6 +79,17 @@ export class Transcript {
     }
     this.renderStatus(busy);
     this.element.scrollTop = this.element.scrollHeight;
+  }
+
+  /** Scrolls to an item (a search result) and marks it for a moment. */
+  reveal(itemId: string): void {
+    const node = this.rendered.get(itemId);
+    if (!node) return;
+    node.scrollIntoView({ block: "center" });
+    node.classList.add("found");
+    node.tabIndex = -1;
+    node.focus({ preventScroll: true });
+    window.setTimeout(() => node.classList.remove("found"), 2500);
   }
 
   showStatus(message: string, level: "info" | "warning" | "danger"): void {
@@ -118,12 +131,9 @@ export class Transcript {
       case "widget":
         wrap.append(renderComponent(item.widget, item.id, (action, id) => this.handlers.action(action, id)));
         break;
-      case "workflow": {
-        const tasks = (item.workflow?.tasks || []).map((t: Obj) => h("li", {}, t.title || t.content || t.type));
-        wrap.append(h("details", { open: item.workflow?.expanded ? "" : undefined },
-          h("summary", {}, item.workflow?.type === "reasoning" ? "Thinking" : "Steps"), h("ul", {}, ...tasks)));
+      case "workflow":
+        wrap.append(renderWorkflow(item.workflow));
         break;
-      }
       case "task":
         wrap.append(h("p", { class: "task" }, item.task?.title || item.task?.content || "Task"));
         break;
@@ -164,4 +174,32 @@ export class Transcript {
       void navigator.clipboard?.writeText(code).then(() => (target.textContent = "Copied"), () => undefined);
     }
   }
+}
+
+function workflowSummary(workflow: Obj): string {
+  const summary = workflow.summary;
+  if (summary && typeof summary.title === "string") return summary.title;
+  if (summary && typeof summary.duration === "number") {
+    const seconds = summary.duration;
+    const verb = workflow.type === "reasoning" ? "Thought" : "Worked";
+    return seconds < 1 ? `${verb} for less than a second` : `${verb} for ${seconds} s`;
+  }
+  return workflow.type === "reasoning" ? "Thinking…" : "Working…";
+}
+
+/** A workflow: its steps (running, done or failed) under a summary that opens and closes. */
+function renderWorkflow(workflow: Obj | undefined): HTMLElement {
+  const tasks: Obj[] = workflow?.tasks || [];
+  const running = !workflow?.summary;
+  const steps = tasks.map((t) => {
+    const state = t.status_indicator === "loading" ? "loading" : t.status_indicator === "complete" ? "complete" : "none";
+    const failed = t.icon === "info" && state === "complete";
+    return h("li", { class: `step ${failed ? "failed" : state}` },
+      h("span", { class: "step-mark", "aria-hidden": "true" }, state === "loading" ? "" : failed ? "!" : state === "complete" ? "✓" : "•"),
+      h("span", { class: "step-title" }, String(t.title || t.content || t.type)),
+      t.title && t.content ? h("span", { class: "step-detail" }, String(t.content)) : "");
+  });
+  return h("details", { class: "workflow", open: running || workflow?.expanded ? "" : undefined },
+    h("summary", {}, workflowSummary(workflow || {}), running ? "" : h("span", { class: "step-count" }, ` · ${tasks.length === 1 ? "1 step" : `${tasks.length} steps`}`)),
+    h("ul", { class: "steps" }, ...steps));
 }

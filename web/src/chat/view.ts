@@ -2,6 +2,7 @@
 // protocol to the same /chatkit endpoint as OpenAI's component. This module runs the turns; the
 // sidebar (history.ts), the conversation (transcript.ts) and the composer (composer.ts) draw.
 import type { AttachmentLimits } from "../chatkit-mode";
+import { Pickers, loadChoice } from "./choices";
 import { Composer } from "./composer";
 import { h } from "./dom";
 import { HistoryPanel } from "./history";
@@ -28,10 +29,11 @@ export class ChatView {
   private history: HistoryPanel;
   private transcript: Transcript;
   private composer: Composer;
+  private pickers = new Pickers();
 
   constructor(host: HTMLElement, private options: ChatViewOptions) {
     this.history = new HistoryPanel(this.api, {
-      open: (id) => void this.openThread(id),
+      open: (id, itemId) => void this.openThread(id, itemId),
       newChat: () => this.newChat(),
       currentId: () => this.state.thread?.id ?? null,
       renamed: (thread) => {
@@ -51,7 +53,7 @@ export class ChatView {
     this.composer = new Composer(this.api, options.attachments, {
       submit: (text, ids) => this.onSubmit(text, ids),
       problem: (message) => this.transcript.showStatus(message, "danger"),
-    });
+    }, this.pickers.element);
     host.replaceChildren(
       this.history.element,
       h("section", { class: "conversation" }, this.transcript.element, this.transcript.status, this.composer.element),
@@ -67,13 +69,20 @@ export class ChatView {
     });
     this.render();
     void this.history.load(false);
+    void this.pickers.refresh();
+  }
+
+  /** Assistants or the provider changed in Settings: offer the new lists. */
+  refreshPickers(): void {
+    void this.pickers.refresh();
   }
 
   // ---------------------------------------------------------------- threads
 
-  async openThread(threadId: string): Promise<void> {
+  async openThread(threadId: string, focusItem?: string | null): Promise<void> {
     if (this.abort) this.stop();
     try {
+      const choice = loadChoice(threadId);
       const thread = await this.api.call<Obj>("threads.get_by_id", { thread_id: threadId });
       const items: Obj[] = [...thread.items.data];
       let page = thread.items as Page<Obj>;
@@ -83,10 +92,12 @@ export class ChatView {
       }
       this.transcript.feedbackKinds = await this.loadFeedback(threadId);
       this.state = loadThread(thread, items);
+      this.pickers.set(await choice);
       this.transcript.reset();
       this.render();
       this.history.render();
-      this.composer.focus();
+      if (focusItem) this.transcript.reveal(focusItem);
+      else this.composer.focus();
     } catch (e) {
       this.transcript.showStatus(`Couldn't open the conversation: ${(e as Error).message}`, "danger");
     }
@@ -107,6 +118,7 @@ export class ChatView {
     if (this.abort) this.stop();
     this.transcript.feedbackKinds = new Map();
     this.state = emptyState();
+    this.pickers.set({ assistant_id: null, model: null });
     this.transcript.reset();
     this.render();
     this.history.render();
@@ -126,12 +138,17 @@ export class ChatView {
   }
 
   async sendMessage(text: string, attachments: string[] = []): Promise<void> {
-    const input = userInput(text, attachments);
-    if (this.state.thread) await this.run("threads.add_user_message", { thread_id: this.state.thread.id, input });
-    else await this.run("threads.create", { input });
+    const input = userInput(text, attachments, this.pickers.options());
+    const refused = this.state.thread
+      ? await this.run("threads.add_user_message", { thread_id: this.state.thread.id, input })
+      : await this.run("threads.create", { input });
+    // Refused before anything was saved (an unknown model, a missing file): keep the words.
+    if (refused) this.composer.restore(text);
   }
 
-  private async run(type: string, params: Obj): Promise<void> {
+  /** Runs a streaming request; true if the server refused it before the stream started. */
+  private async run(type: string, params: Obj): Promise<boolean> {
+    let refused = false;
     this.state.error = null;
     this.state.progress = null;
     this.abort = new AbortController();
@@ -145,6 +162,7 @@ export class ChatView {
     } catch (e) {
       if ((e as Error).name !== "AbortError") {
         this.state.error = { message: (e as Error).message, allowRetry: !(e instanceof ApiError && e.status < 500) };
+        refused = e instanceof ApiError && e.status < 500;
       }
     } finally {
       const stopped = this.abort?.signal.aborted;
@@ -157,6 +175,7 @@ export class ChatView {
       if (stopped && this.state.thread) setTimeout(() => this.state.thread && this.openThread(this.state.thread.id), 300);
       await this.runClientTools();
     }
+    return refused;
   }
 
   stop(): void {
@@ -189,6 +208,15 @@ export class ChatView {
   }
 
   private async action(action: Obj, itemId: string): Promise<void> {
+    if (action.handler === "client") {
+      // Handled here, never sent to the server.
+      if (action.type === "chat.open" && action.payload?.thread_id) {
+        await this.openThread(String(action.payload.thread_id), action.payload.item_id ?? null);
+      } else {
+        this.options.log("warning", `no client handler for the widget action ${action.type}`);
+      }
+      return;
+    }
     if (!this.state.thread || this.abort) return;
     await this.run("threads.custom_action", { thread_id: this.state.thread.id, item_id: itemId, action });
   }

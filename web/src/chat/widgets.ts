@@ -47,6 +47,12 @@ export function renderComponent(node: Obj, itemId: string, onAction: ActionHandl
         li.tabIndex = 0;
         li.setAttribute("role", "button");
         li.addEventListener("click", () => onAction(node.onClickAction, itemId));
+        li.addEventListener("keydown", (e) => {
+          if (e.key === "Enter" || e.key === " ") {
+            e.preventDefault();
+            onAction(node.onClickAction, itemId);
+          }
+        });
       }
       return li;
     }
@@ -55,8 +61,11 @@ export function renderComponent(node: Obj, itemId: string, onAction: ActionHandl
       return layout(node, children(node, itemId, onAction, el("div", "w-col")));
     case "Row":
       return layout(node, children(node, itemId, onAction, el("div", "w-row")));
-    case "Text":
-      return el("p", `w-text${node.streaming ? " streaming" : ""}`, String(node.value ?? ""));
+    case "Text": {
+      const text = el("p", `w-text${node.streaming ? " streaming" : ""}`, String(node.value ?? ""));
+      if (node.weight) text.style.fontWeight = { medium: "500", semibold: "600", bold: "700" }[String(node.weight)] ?? "";
+      return text;
+    }
     case "Title":
       return el("h3", "w-title", String(node.value ?? ""));
     case "Caption":

@@ -1,0 +1,126 @@
+"""The agent surface in the built-in client, in a real browser: search across chats, tool steps
+and their result list, the composer's assistant and model pickers, and Settings → Assistants."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.support.browser import open_app, send, shot
+from tests.support.fake_provider import FakeProvider
+from tests.support.live import LiveServer, user_input
+
+pytestmark = pytest.mark.browser
+
+
+def seed(server: LiveServer, provider: FakeProvider, turns: list[tuple[str, str]]) -> str:
+    provider.reply(turns[0][1])
+    thread_id, _ = server.create_thread(turns[0][0])
+    for text, answer in turns[1:]:
+        provider.reply(answer)
+        server.stream("threads.add_user_message", thread_id=thread_id, input=user_input(text))
+    return thread_id
+
+
+def test_search_finds_words_inside_messages_and_opens_the_chat_there(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    turns = [(f"Question {n}", f"Answer {n} about nothing much.") for n in range(12)]
+    turns[1] = ("Where do zebras sleep?", "Zebras sleep standing up, in groups.")
+    seed(server, provider, turns)
+    seed(server, provider, [("Bake bread", "Knead for ten minutes.")])
+    for size in ((1280, 800), (1000, 640)):
+        page = open_app(browser, server, viewport={"width": size[0], "height": size[1]})
+        page.get_by_label("Search all chats").fill("zebra")
+        hit = page.locator(".search-hit").first
+        expect(hit).to_be_visible()
+        expect(page.locator(".search-hit")).to_have_count(1)
+        expect(hit.locator("mark").first).to_have_text("Zebras")
+        shot(page, f"browser-search-{size[0]}x{size[1]}.png")
+        hit.click()
+        found = page.locator("article.found")
+        expect(found).to_contain_text("Zebras sleep standing up")
+        expect(found).to_be_in_viewport()
+        shot(page, f"browser-search-opened-{size[0]}x{size[1]}.png")
+        page.context.close()
+    page = open_app(browser, server)
+    page.get_by_label("Search all chats").fill("no such words here")
+    expect(page.get_by_text("No chats match.")).to_be_visible()
+    page.get_by_label("Search all chats").press("Escape")
+    expect(page.get_by_role("list", name="Conversations")).to_be_visible()
+
+
+def test_tool_steps_and_the_result_list_show_and_open_the_chat(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    seed(server, provider, [("Plan a trip to Kyoto", "Visit Fushimi Inari early.")])
+    page = open_app(browser, server, viewport={"width": 1280, "height": 800})
+    provider.call_tools(("search_chats", {"query": "Kyoto"}))
+    provider.reply("You planned a Kyoto trip earlier.")
+    send(page, "What did I plan in Kyoto?")
+    expect(page.locator("article.assistant_message").last).to_contain_text("Kyoto trip earlier")
+    workflow = page.locator("article.workflow details")
+    expect(workflow.locator("summary")).to_contain_text("1 step")
+    workflow.locator("summary").click()
+    expect(workflow.locator(".step.complete")).to_contain_text("Searched your chats")
+    row = page.locator("article.widget .w-list-item[role=button]")
+    expect(row).to_contain_text("Kyoto")
+    shot(page, "browser-tool-steps-1280x800.png")
+    page.set_viewport_size({"width": 1000, "height": 640})
+    shot(page, "browser-tool-steps-1000x640.png")
+    # the same after a reload
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.get_by_role("button", name="Fake title", exact=True).first.click()
+    page.locator(".thread-title").first.click()
+    expect(page.locator("article.workflow")).to_have_count(1)
+    row = page.locator("article.widget .w-list-item[role=button]")
+    expect(row).to_contain_text("Kyoto")
+    row.click()  # opens the chat it names
+    expect(page.locator("article.user_message").first).to_have_text("Plan a trip to Kyoto")
+
+
+def test_composer_pickers_choose_the_assistant_and_model_per_chat(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    body = {"name": "Pirate", "instructions": "Talk like a pirate.", "tools": []}
+    server.client.post("/api/assistants", content=json.dumps(body))
+    page = open_app(browser, server, viewport={"width": 1000, "height": 640})
+    assistant = page.get_by_label("Assistant", exact=True)
+    model = page.get_by_label("Model", exact=True)
+    expect(assistant).to_have_value("default")
+    assistant.select_option(label="Pirate")
+    model.select_option("fake-model-large")
+    shot(page, "browser-pickers-1000x640.png")
+    send(page, "Ahoy")
+    expect(page.locator("article.assistant_message")).to_have_count(1)
+    request = provider.chat_requests()[-1].body
+    assert request["model"] == "fake-model-large"
+    assert request["messages"][0]["content"] == "Talk like a pirate."
+    page.get_by_role("button", name="New chat").click()
+    expect(assistant).to_have_value("default")
+    expect(model).to_have_value("")
+    page.get_by_role("button", name="Fake title", exact=True).click()
+    expect(page.locator("select[aria-label=Assistant] option:checked")).to_have_text("Pirate")
+    expect(model).to_have_value("fake-model-large")
+
+
+def test_settings_creates_an_assistant_the_composer_then_offers(
+    browser: Browser, server: LiveServer
+) -> None:
+    page = open_app(browser, server, viewport={"width": 1280, "height": 800})
+    page.get_by_role("button", name="Settings").click()
+    expect(page.get_by_role("list", name="Assistants")).to_contain_text("Assistant")
+    page.get_by_role("button", name="New assistant").click()
+    page.get_by_label("Name").fill("Editor")
+    page.get_by_label("Instructions").fill("Fix grammar only.")
+    page.get_by_role("checkbox", name="Date and time").uncheck()
+    shot(page, "browser-assistant-form-1280x800.png")
+    page.get_by_role("button", name="Save assistant").click()
+    expect(page.get_by_role("list", name="Assistants")).to_contain_text("Editor")
+    saved = [a for a in server.client.get("/api/assistants").json()["assistants"] if a["name"] == "Editor"]
+    assert saved and saved[0]["tools"] == ["search_chats"]
+    page.get_by_role("button", name="Chat").click()
+    expect(page.locator("select[aria-label=Assistant] option", has_text="Editor")).to_have_count(1)

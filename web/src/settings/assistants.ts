@@ -1,0 +1,150 @@
+// Settings → Assistants: create, edit, duplicate and delete the assistants a chat can run.
+import { h } from "../chat/dom";
+
+type Obj = { [key: string]: any };
+
+interface Assistant {
+  id: string;
+  name: string;
+  instructions: string;
+  model: string | null;
+  tools: string[];
+  builtin: boolean;
+}
+
+interface ToolInfo {
+  name: string;
+  label: string;
+  description: string;
+}
+
+async function call(path: string, init: RequestInit = {}): Promise<Obj> {
+  const response = await fetch(path, { headers: { "Content-Type": "application/json" }, ...init });
+  const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
+  return body;
+}
+
+export class AssistantsEditor {
+  private assistants: Assistant[] = [];
+  private tools: ToolInfo[] = [];
+  private editing: Assistant | null = null;
+  private list = h("ul", { class: "assistant-list", "aria-label": "Assistants" });
+  private status = h("p", { class: "hint", role: "status", "aria-live": "polite" });
+  private form = h("form", { class: "assistant-form", hidden: true, "aria-label": "Edit assistant" });
+  private name = h("input", { name: "assistant-name", maxlength: 80, required: true, autocomplete: "off" });
+  private instructions = h("textarea", { name: "assistant-instructions", rows: 5, maxlength: 20000 });
+  private model = h("input", { name: "assistant-model", list: "model-list", autocomplete: "off", spellcheck: "false", placeholder: "The default model in Settings" });
+  private toolBoxes = h("fieldset", { class: "tool-boxes" });
+  private formError = h("p", { class: "error", role: "alert" });
+  readonly element: HTMLElement;
+
+  constructor(private changed: () => void) {
+    const label = (text: string, control: HTMLElement) => h("label", { class: "field" }, h("span", {}, text), control);
+    this.form.append(
+      label("Name", this.name),
+      label("Instructions", this.instructions),
+      label("Default model", this.model),
+      this.toolBoxes,
+      h("div", { class: "actions" },
+        h("button", { type: "button", onclick: () => this.closeForm() }, "Cancel"),
+        h("button", { type: "submit", class: "primary" }, "Save assistant")),
+      this.formError,
+    );
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.save();
+    });
+    this.element = h("section", { class: "assistants", "aria-labelledby": "assistants-title" },
+      h("h3", { id: "assistants-title" }, "Assistants"),
+      h("p", { class: "hint" }, "Each chat runs one assistant, chosen in the composer. An assistant has its own instructions, default model and tools."),
+      this.list,
+      h("button", { type: "button", class: "new-assistant", onclick: () => this.openForm(null) }, "New assistant"),
+      this.form,
+      this.status);
+  }
+
+  async load(): Promise<void> {
+    try {
+      const body = await call("/api/assistants");
+      this.assistants = body.assistants;
+      this.tools = body.tools;
+      this.render();
+    } catch (e) {
+      this.status.textContent = `Couldn't load the assistants: ${(e as Error).message}`;
+    }
+  }
+
+  private render(): void {
+    this.list.replaceChildren(...this.assistants.map((a) => {
+      const tools = a.tools.map((t) => this.tools.find((i) => i.name === t)?.label || t);
+      const detail = `${a.model || "default model"} · ${tools.length ? tools.join(", ") : "no tools"}`;
+      return h("li", {},
+        h("div", { class: "assistant-text" }, h("strong", {}, a.name), a.builtin ? h("span", { class: "badge" }, "built-in") : "", h("span", { class: "hint" }, detail)),
+        h("div", { class: "assistant-actions" },
+          h("button", { type: "button", class: "link", "aria-label": `Edit ${a.name}`, onclick: () => this.openForm(a) }, "Edit"),
+          h("button", { type: "button", class: "link", "aria-label": `Duplicate ${a.name}`, onclick: () => void this.duplicate(a) }, "Duplicate"),
+          a.builtin ? "" : h("button", { type: "button", class: "link danger", "aria-label": `Delete ${a.name}`, onclick: () => void this.remove(a) }, "Delete")));
+    }));
+  }
+
+  private openForm(assistant: Assistant | null): void {
+    this.editing = assistant;
+    this.name.value = assistant?.name ?? "";
+    this.instructions.value = assistant?.instructions ?? "You are a helpful assistant.";
+    this.model.value = assistant?.model ?? "";
+    const chosen = new Set(assistant ? assistant.tools : this.tools.map((t) => t.name));
+    this.toolBoxes.replaceChildren(h("legend", {}, "Tools it may use"), ...this.tools.map((t) => {
+      const box = h("input", { type: "checkbox", name: "assistant-tool", value: t.name });
+      box.checked = chosen.has(t.name);
+      return h("label", { class: "check" }, box, h("span", {}, h("strong", {}, t.label), ` — ${t.description}`));
+    }));
+    this.formError.textContent = "";
+    this.form.hidden = false;
+    this.name.focus();
+  }
+
+  private closeForm(): void {
+    this.form.hidden = true;
+    this.editing = null;
+  }
+
+  private async save(): Promise<void> {
+    const tools = [...this.toolBoxes.querySelectorAll<HTMLInputElement>("input:checked")].map((b) => b.value);
+    const body = JSON.stringify({ name: this.name.value, instructions: this.instructions.value, model: this.model.value || null, tools });
+    try {
+      const saved = this.editing
+        ? await call(`/api/assistants/${encodeURIComponent(this.editing.id)}`, { method: "PUT", body })
+        : await call("/api/assistants", { method: "POST", body });
+      this.status.textContent = `Saved “${saved.name}”.`;
+      this.closeForm();
+      await this.load();
+      this.changed();
+    } catch (e) {
+      this.formError.textContent = (e as Error).message;
+    }
+  }
+
+  private async duplicate(assistant: Assistant): Promise<void> {
+    try {
+      const copy = await call(`/api/assistants/${encodeURIComponent(assistant.id)}/duplicate`, { method: "POST" });
+      this.status.textContent = `Made “${copy.name}”.`;
+      await this.load();
+      this.changed();
+    } catch (e) {
+      this.status.textContent = (e as Error).message;
+    }
+  }
+
+  private async remove(assistant: Assistant): Promise<void> {
+    if (!window.confirm(`Delete the assistant “${assistant.name}”? Chats that use it go on with the built-in assistant.`)) return;
+    try {
+      await call(`/api/assistants/${encodeURIComponent(assistant.id)}`, { method: "DELETE" });
+      this.status.textContent = `Deleted “${assistant.name}”.`;
+      await this.load();
+      this.changed();
+    } catch (e) {
+      this.status.textContent = (e as Error).message;
+    }
+  }
+}
