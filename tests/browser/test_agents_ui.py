@@ -120,7 +120,11 @@ def test_settings_creates_an_assistant_the_composer_then_offers(
     shot(page, "browser-assistant-form-1280x800.png")
     page.get_by_role("button", name="Save assistant").click()
     expect(page.get_by_role("list", name="Assistants")).to_contain_text("Editor")
-    saved = [a for a in server.client.get("/api/assistants").json()["assistants"] if a["name"] == "Editor"]
+    saved = [
+        a
+        for a in server.client.get("/api/assistants").json()["assistants"]
+        if a["name"] == "Editor"
+    ]
     assert saved and saved[0]["tools"] == ["search_chats"]
     page.get_by_role("button", name="Chat").click()
     expect(page.locator("select[aria-label=Assistant] option", has_text="Editor")).to_have_count(1)

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Route, expect
 from desktop.context import RequestContext
 from tests.support.browser import CHATKIT_SCRIPT, open_app, send, settings, shot
 from tests.support.fake_provider import FakeProvider, Fault
-from tests.support.live import TOKEN, LiveServer, live_server
+from tests.support.live import TOKEN, LiveServer, live_server, user_input
 
 pytestmark = pytest.mark.browser
 
@@ -204,9 +204,12 @@ CHATKIT_DOUBLE = """
 class ChatKitDouble extends HTMLElement {
   setOptions(options) {
     window.__chatkitOptions = options;
+    window.__chatkitOptionCalls = (window.__chatkitOptionCalls || 0) + 1;
     this.dispatchEvent(new CustomEvent("chatkit.error", { detail: { error: new Error("double error") } }));
     this.dispatchEvent(new CustomEvent("chatkit.log", { detail: { name: "double.log", data: { ok: 1 } } }));
   }
+  setThreadId(id) { window.__chatkitThread = id; }
+  setComposerValue(value) { window.__chatkitComposer = value; }
 }
 customElements.define("openai-chatkit", ChatKitDouble);
 """
@@ -217,6 +220,15 @@ def test_chatkit_mode_wiring_with_a_test_double_of_the_element(
 ) -> None:
     settings(data_dir, chat_interface="chatkit", theme="dark", domain_key="domain_pk_test")
     with live_server(data_dir, env) as server:
+        pirate = {"name": "Pirate", "instructions": "Arr.", "tools": []}
+        pirate_id = server.client.post("/api/assistants", content=json.dumps(pirate)).json()["id"]
+        thread_id, _ = (
+            server.stream(
+                "threads.create",
+                input={**user_input("hi"), "inference_options": {"model": "fake-model-large"}},
+            )[0]["thread"]["id"],
+            None,
+        )
         context = browser.new_context()
 
         def serve_double(route: Route) -> None:
@@ -240,6 +252,31 @@ def test_chatkit_mode_wiring_with_a_test_double_of_the_element(
             assert options["threadItemActions"] == {"feedback": True, "retry": True}
             assert options["composer"]["attachments"]["enabled"] is True
             assert options["startScreen"]["prompts"]
+            # the composer offers the assistants (kept selected) and the provider's models
+            assert options["composer"]["models"] == [
+                {"id": "fake-model", "label": "fake-model", "default": True},
+                {"id": "fake-model-large", "label": "fake-model-large", "default": False},
+            ]
+            assert [
+                (t["id"], t["label"], t["persistent"]) for t in options["composer"]["tools"]
+            ] == [
+                ("assistant:default", "Assistant", True),
+                (f"assistant:{pirate_id}", "Pirate", True),
+            ]
+            # a search result's action opens that chat; opening a chat shows its choices
+            page.evaluate("""() => window.__chatkitOptions.widgets.onAction(
+                {type: "chat.open", payload: {thread_id: "thr_x"}}, {id: "w", widget: {}})""")
+            assert page.evaluate("() => window.__chatkitThread") == "thr_x"
+            page.evaluate(
+                """(id) => document.querySelector("openai-chatkit").dispatchEvent(
+                    new CustomEvent("chatkit.thread.change", {detail: {threadId: id}}))""",
+                thread_id,
+            )
+            page.wait_for_function("() => window.__chatkitComposer")
+            assert page.evaluate("() => window.__chatkitComposer") == {
+                "selectedToolId": None,
+                "selectedModelId": "fake-model-large",
+            }
             # the fetch wrapper signs calls with the session token
             listed = page.evaluate("""async () => {
                 const r = await window.__chatkitOptions.api.fetch("/chatkit", {method: "POST",
