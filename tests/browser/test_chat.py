@@ -222,13 +222,11 @@ def test_chatkit_mode_wiring_with_a_test_double_of_the_element(
     with live_server(data_dir, env) as server:
         pirate = {"name": "Pirate", "instructions": "Arr.", "tools": []}
         pirate_id = server.client.post("/api/assistants", content=json.dumps(pirate)).json()["id"]
-        thread_id, _ = (
-            server.stream(
-                "threads.create",
-                input={**user_input("hi"), "inference_options": {"model": "fake-model-large"}},
-            )[0]["thread"]["id"],
-            None,
+        events = server.stream(
+            "threads.create",
+            input={**user_input("hi"), "inference_options": {"model": "fake-model-large"}},
         )
+        thread_id = events[0]["thread"]["id"]
         context = browser.new_context()
 
         def serve_double(route: Route) -> None:
