@@ -1,6 +1,6 @@
 """All benchmarks, one command: `python bench/run.py` (full scale) or `--small` (what CI runs).
 
-Runs bench/history.py, bench/relay.py and bench/launch.py (plus the built bundles' launch when
+Runs bench/history.py, bench/relay.py, bench/agent_tools.py and bench/launch.py (plus the built bundles' launch when
 dist/ has them), then prints one table of every figure next to its target and writes
 bench-results/summary.json. Figures never fail the run: they are for reading.
 """
@@ -51,6 +51,7 @@ def main() -> int:
     small = ["--small"] if args.small else []
     history = run("history.py", *small, *(["--repeat", "200"] if args.small else []))
     relay = run("relay.py", *small)
+    agents = run("agent_tools.py", *small)
     launch = run("launch.py", "--runs", "5" if args.small else "7")
     bundle_app = ROOT / "dist" / "chatkit-desktop" / "chatkit-desktop"
     bundle_empty = ROOT / "dist" / "empty-window" / "empty-window"
@@ -148,6 +149,26 @@ def main() -> int:
         rows.append(
             (f"  {large} vs 100 threads", f"{f['ratio']:.2f}x", "<= 1.5x", f["ratio"] <= 1.5)
         )
+    search = agents["search"]
+    for name in ("rare word", "word in every chat", "two words", "prefix (as you type)"):
+        f = search[name]
+        rows.append(
+            (
+                f"search_chats at {search['threads']} threads: {name}",
+                f"{f['median_ms']:.1f} ms",
+                "< 50 ms",
+                f["median_ms"] < 50,
+            )
+        )
+    for api, f in agents["tool_round_trip"].items():
+        rows.append(
+            (
+                f"tool round-trip added by the app ({api})",
+                f"{f['added_ms']:.1f} ms",
+                "< 20 ms",
+                f["added_ms"] < 20,
+            )
+        )
     cold = figures["cold start: open + first page"]
     rows += [
         (
@@ -175,6 +196,7 @@ def main() -> int:
         "rows": [{"figure": n, "measured": v, "target": t_, "met": m_} for n, v, t_, m_ in rows],
         "history": history,
         "relay": relay,
+        "agents": agents,
         "launch": launch,
         "launch_bundle": bundle,
         "page_sizes": sizes,

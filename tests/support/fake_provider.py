@@ -201,6 +201,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # As real servers do (uvicorn, Go's net/http): small streamed writes go out at once
+        # instead of waiting for the client's delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # ---- plumbing
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:

@@ -17,11 +17,14 @@ _BUILDERS: dict[str, Callable[[], FunctionTool]] = {
 
 
 class ToolRegistry:
-    def __init__(self) -> None:
-        missing = set(CATALOG) ^ set(_BUILDERS)
-        if missing:  # a catalog entry without a module, or the reverse
-            raise RuntimeError(f"tool catalog and registry disagree on: {sorted(missing)}")
-        self._tools = {name: build() for name, build in _BUILDERS.items()}
+    def __init__(self, builders: dict[str, Callable[[], FunctionTool]] | None = None) -> None:
+        """The app's tools, or (`builders`) a set of one's own, as the runtime tests use."""
+        if builders is None:
+            builders = _BUILDERS
+            missing = set(CATALOG) ^ set(builders)
+            if missing:  # a catalog entry without a module, or the reverse
+                raise RuntimeError(f"tool catalog and registry disagree on: {sorted(missing)}")
+        self._tools = {name: build() for name, build in builders.items()}
 
     def names(self) -> list[str]:
         return list(self._tools)
