@@ -76,7 +76,7 @@ async def test_a_tool_that_hangs_times_out_into_a_failed_step(
         if isinstance(e, ThreadItemDoneEvent) and isinstance(e.item, WorkflowItem)
     ]
     (task,) = workflow.workflow.tasks
-    assert task.title == "hang failed: it took too long"  # type: ignore[union-attr]
+    assert task.title == "hang failed: it took too long"
 
 
 def test_without_tools_the_agent_offers_none() -> None:
