@@ -150,11 +150,11 @@ def main() -> int:
             (f"  {large} vs 100 threads", f"{f['ratio']:.2f}x", "<= 1.5x", f["ratio"] <= 1.5)
         )
     search = agents["search"]
-    for name in ("rare word", "word in every chat", "two words", "prefix (as you type)"):
+    for name in search["queries"]:
         f = search[name]
         rows.append(
             (
-                f"search_chats at {search['threads']} threads: {name}",
+                f"search at {search['threads']} threads, {name}",
                 f"{f['median_ms']:.1f} ms",
                 "< 50 ms",
                 f["median_ms"] < 50,

@@ -15,20 +15,28 @@ from desktop.store.connections import Database
 
 MAX_RESULTS = 50
 _MAX_TERMS = 12
+# How many matching messages one search walks at most (a word in every message of a huge
+# history still answers quickly; the chats it returns are then the most recent ones).
+_MAX_SCANNED = 20_000
+# A last word shorter than this is matched whole, not as a prefix: one or two letters would
+# expand to most of the vocabulary.
+_MIN_PREFIX = 3
 # Markers FTS5's snippet() puts around each match; they can't occur in stored text (JSON
 # escapes control characters, and the triggers read the decoded text).
 _OPEN, _CLOSE = "\x02", "\x03"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def match_query(text: str) -> str | None:
-    """The user's words as an FTS5 query: every word must appear, the last may be a prefix
-    (search as you type). Quoting each word keeps FTS5's own syntax (AND, NEAR, *) inert."""
+def match_query(text: str, *, prefix: bool = True) -> str | None:
+    """The user's words as an FTS5 query: every word must appear in one message, the last may be
+    a prefix (search as you type). Quoting each word keeps FTS5's own syntax (AND, NEAR, *)
+    inert."""
     words = _WORD.findall(text)[:_MAX_TERMS]
     if not words:
         return None
     quoted = [f'"{w}"' for w in words]
-    quoted[-1] += "*"
+    if prefix and len(words[-1]) >= _MIN_PREFIX:
+        quoted[-1] += "*"
     return " ".join(quoted)
 
 
@@ -75,9 +83,10 @@ class ChatSearch:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
-        """Chats that match, most recently active first, each with its newest matching message."""
-        query = match_query(text)
+    async def search(self, text: str, limit: int = 20, *, prefix: bool = True) -> list[SearchHit]:
+        """Chats that match, most recently active first, each with its newest matching message.
+        `prefix`: the last word may be the start of a word (typing in the search box)."""
+        query = match_query(text, prefix=prefix)
         if query is None:
             return []
         limit = max(1, min(limit, MAX_RESULTS))
@@ -85,28 +94,23 @@ class ChatSearch:
 
 
 def _search(db: sqlite3.Connection, query: str, limit: int) -> list[SearchHit]:
+    # Newest matching messages first: FTS5 walks rowids backwards without sorting, and rows come
+    # one at a time, so the walk stops as soon as `limit` chats are found. One statement only:
+    # each MATCH pays the query's set-up again (for a prefix, expanding it over the vocabulary).
     best: dict[str, tuple[str, str, str, str]] = {}  # thread -> (item id, type, created, snippet)
-    batch = limit * 4
-    offset = 0
-    # Newest matching messages first (FTS5 walks rowids backwards without sorting), until
-    # `limit` chats are found or the matches run out.
-    while len(best) < limit:
-        rows = db.execute(
-            """
-            SELECT i.thread_id, i.id, i.type, i.created_at,
-                   snippet(item_search, 0, ?, ?, '…', 24)
-            FROM item_search JOIN items AS i ON i.rowid = item_search.rowid
-            WHERE item_search MATCH ?
-            ORDER BY item_search.rowid DESC LIMIT ? OFFSET ?
-            """,
-            (_OPEN, _CLOSE, query, batch, offset),
-        ).fetchall()
-        for thread_id, item_id, kind, created, snippet in rows:
-            best.setdefault(thread_id, (item_id, kind, created, snippet))
-        if len(rows) < batch:
+    walk = db.execute(
+        """
+        SELECT i.thread_id, i.id, i.type, i.created_at, snippet(item_search, 0, ?, ?, '…', 24)
+        FROM item_search JOIN items AS i ON i.rowid = item_search.rowid
+        WHERE item_search MATCH ? ORDER BY item_search.rowid DESC
+        """,
+        (_OPEN, _CLOSE, query),
+    )
+    for scanned, (thread_id, item_id, kind, created, snippet) in enumerate(walk, 1):
+        best.setdefault(thread_id, (item_id, kind, created, snippet))
+        if len(best) >= limit or scanned >= _MAX_SCANNED:
             break
-        offset += batch
-        batch *= 2
+    walk.close()
     titled = db.execute(
         """
         SELECT t.id, highlight(title_search, 0, ?, ?)

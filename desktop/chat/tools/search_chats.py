@@ -109,7 +109,8 @@ async def search_chats(
     )
     hits = [
         h
-        for h in await store.search.search(query, max(1, min(limit, MAX_RESULTS)) + 1)
+        # Whole words: the model asks for words, and exact matching is the faster query.
+        for h in await store.search.search(query, max(1, min(limit, MAX_RESULTS)) + 1, prefix=False)
         if h.thread_id != ac.thread.id  # the current chat is already in front of the model
     ][: max(1, min(limit, MAX_RESULTS))]
     if hits:
