@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -498,21 +498,31 @@ class _Handler(BaseHTTPRequestHandler):
         ev("response.completed", response=final)
         self._end_stream()
 
-    def _chat_tool_calls(self, body: dict[str, Any], reply: ToolCalls) -> None:
+    def _chunker(self, body: dict[str, Any]) -> Callable[..., None]:
+        """Writes one Chat Completions chunk of a streamed reply."""
         cid = self.fake._next_id("chatcmpl")
+
+        def chunk(
+            delta: dict[str, Any] | None, finish: str | None = None, usage: bool = False
+        ) -> None:
+            payload: dict[str, Any] = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": body.get("model"),
+                "choices": []
+                if delta is None
+                else [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            if usage:
+                payload["usage"] = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            self._event(payload)
+
+        return chunk
+
+    def _chat_tool_calls(self, body: dict[str, Any], reply: ToolCalls) -> None:
         self._start_stream()
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
-            self._event(
-                {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "created": 0,
-                    "model": body.get("model"),
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                }
-            )
-
+        chunk = self._chunker(body)
         chunk({"role": "assistant", "content": None})
         for index, (name, args) in enumerate(reply.calls):
             raw = args if isinstance(args, str) else json.dumps(args)
@@ -528,20 +538,8 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- Chat Completions
 
     def _chat_stream(self, body: dict[str, Any], text: str, fault: Fault | None) -> None:
-        cid = self.fake._next_id("chatcmpl")
-        model = body.get("model")
         self._start_stream()
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
-            self._event(
-                {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "created": 0,
-                    "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                }
-            )
+        chunk = self._chunker(body)
 
         chunk({"role": "assistant", "content": ""})
         if fault and fault.kind == "malformed":
@@ -554,15 +552,6 @@ class _Handler(BaseHTTPRequestHandler):
             chunk({"content": token})
         chunk({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage"):
-            self._event(
-                {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "created": 0,
-                    "model": model,
-                    "choices": [],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }
-            )
+            chunk(None, usage=True)
         self._event("[DONE]")
         self._end_stream()
