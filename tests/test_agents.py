@@ -97,6 +97,11 @@ def test_search_chats_shows_a_step_and_a_list_and_gives_the_model_excerpts(
     assert [r["onClickAction"]["payload"] for r in stored_rows] == [
         r["onClickAction"]["payload"] for r in rows
     ]
+    # the next turn tells the model, in one line, what the tools did
+    server.stream("threads.add_user_message", thread_id=thread_id, input=user_input("Thanks"))
+    sent = json.dumps(provider.chat_requests()[-1].body)
+    assert "Earlier in this chat, tools were used: Searched your chats." in sent
+    assert "0.0 s" not in sent
 
 
 def test_steps_and_widgets_survive_a_restart(

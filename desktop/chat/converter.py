@@ -11,7 +11,7 @@ from typing import Any, cast
 from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
 from chatkit.store import NotFoundError
-from chatkit.types import AssistantMessageItem, Attachment, ThreadItem
+from chatkit.types import AssistantMessageItem, Attachment, CustomTask, ThreadItem, WorkflowItem
 from openai.types.responses import (
     EasyInputMessageParam,
     ResponseInputContentParam,
@@ -119,4 +119,15 @@ class DesktopConverter(ThreadItemConverter):
             type="message",
             role="assistant",
             content="".join(part.text for part in item.content),
+        )
+
+    async def workflow_to_input(self, item: WorkflowItem) -> TResponseInputItem | None:
+        # One line per workflow rather than chatkit's message per step (with its timing).
+        steps = [t.title for t in item.workflow.tasks if isinstance(t, CustomTask) and t.title]
+        if not steps:
+            return None
+        return EasyInputMessageParam(
+            type="message",
+            role="user",
+            content=f"[Earlier in this chat, tools were used: {'; '.join(steps)}.]",
         )
