@@ -23,6 +23,7 @@ from desktop.api.assistant_routes import assistant_router
 from desktop.api.attachment_routes import attachment_router
 from desktop.api.chatkit_routes import chatkit_router
 from desktop.api.engine import ChatEngine, StoreHandle
+from desktop.api.entity_routes import entity_router
 from desktop.api.errors import error_json, error_response
 from desktop.api.security import (
     Guard,
@@ -163,6 +164,7 @@ def create_app(
     app.include_router(chatkit_router(chat, stores, context_for))
     app.include_router(attachment_router(stores))
     app.include_router(assistant_router(stores, chat.models, service.provider_config))
+    app.include_router(entity_router(stores))
     app.include_router(
         page_router(
             PageRoutes(

@@ -23,3 +23,5 @@ class DesktopAgentContext(AgentContext[RequestContext]):
     pending_widgets: list[tuple[Any, str | None]] = Field(default_factory=list)
     # Names of tools that ran (or were attempted) in this run.
     tools_used: list[str] = Field(default_factory=list)
+    # Sources the tools found (chats, pages, files), listed under the answer.
+    sources: list[Any] = Field(default_factory=list)

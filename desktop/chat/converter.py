@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -11,7 +12,14 @@ from typing import Any, cast
 from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
 from chatkit.store import NotFoundError
-from chatkit.types import AssistantMessageItem, Attachment, CustomTask, ThreadItem, WorkflowItem
+from chatkit.types import (
+    AssistantMessageItem,
+    Attachment,
+    CustomTask,
+    ThreadItem,
+    UserMessageTagContent,
+    WorkflowItem,
+)
 from openai.types.responses import (
     EasyInputMessageParam,
     ResponseInputContentParam,
@@ -20,9 +28,12 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
+from desktop.errors import DesktopError
 from desktop.store import attachment_rules as rules
 from desktop.store.chat_store import SQLiteStore
 
+# What a mentioned chat or file brings into the prompt at most (the model can search for more).
+MAX_TAG_CHARS = 4_000
 # Text files are inlined into the prompt; past this many characters they are cut.
 MAX_INLINE_TEXT_CHARS = 100_000
 # The file bytes one turn may send (each is read and base64-encoded for the request). Newer
@@ -131,3 +142,37 @@ class DesktopConverter(ThreadItemConverter):
             role="user",
             content=f"[Earlier in this chat, tools were used: {'; '.join(steps)}.]",
         )
+
+    async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputTextParam:
+        """A mentioned chat (its newest messages) or file (its start), as context for the model."""
+        kind = str(tag.data.get("type", ""))
+        body = f"[{tag.text} is no longer available.]"
+        if kind == "chat":
+            found = await self.store.entities.chat_text(
+                str(tag.data.get("thread_id", "")), MAX_TAG_CHARS
+            )
+            if found is not None:
+                title, text = found
+                body = f"The chat “{title or 'New chat'}” (newest messages):\n{text}"
+        elif kind == "file":
+            body = await self._file_excerpt(str(tag.data.get("attachment_id", "")), tag.text)
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"<mention type={kind or 'unknown'} name={json.dumps(tag.text)}>\n{body}\n</mention>",
+        )
+
+    async def _file_excerpt(self, attachment_id: str, name: str) -> str:
+        try:
+            stored, path = await self.store.attachments.attachment_file(attachment_id)
+        except (NotFoundError, DesktopError):
+            return f"[The file {name} is no longer available.]"
+        if not rules.is_text(stored.mime_type):
+            return f"[The file {stored.name} ({stored.mime_type}) was mentioned; its content can't be shown as text here.]"
+        data = await asyncio.to_thread(_head, path, MAX_TAG_CHARS * 4)
+        text = data.decode("utf-8", errors="replace")[:MAX_TAG_CHARS]
+        return f"The file {stored.name} (start):\n{text}"
+
+
+def _head(path: Path, size: int) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)

@@ -51,6 +51,7 @@ from desktop.chat.history import AssistantIds, History, user_text
 from desktop.chat.models import ModelCatalog
 from desktop.chat.protocol import parse_request
 from desktop.chat.provider import ProviderClients, rejects_tools, translate
+from desktop.chat.sources import AnnotationSafeResult, with_sources
 from desktop.chat.titles import Titles, clean_title, fallback_title
 from desktop.chat.tools.catalog import CATALOG
 from desktop.chat.tools.registry import ToolRegistry
@@ -191,8 +192,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                     hooks=self._activity,
                 )
                 try:
-                    async for event in stream_agent_response(agent_context, result):
-                        yield ids(event)
+                    safe = AnnotationSafeResult(result).as_result()
+                    async for event in stream_agent_response(agent_context, safe):
+                        yield with_sources(ids(event), agent_context.sources)
                 except openai.BadRequestError as exc:
                     untouched = not ids.streamed_text and not agent_context.tools_used
                     if not (with_tools and untouched and rejects_tools(exc)):

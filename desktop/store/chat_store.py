@@ -23,6 +23,7 @@ from desktop.store.attachment_store import (
 )
 from desktop.store.attachment_store import AttachmentFiles
 from desktop.store.connections import Database
+from desktop.store.entities import Entities
 from desktop.store.migrations import Migration
 from desktop.store.records import (
     ID_PREFIXES,
@@ -63,6 +64,8 @@ class SQLiteStore(Store[RequestContext]):
         self.pages = ThreadPages(self.database)
         # Full-text search over every chat (kept current by the schema's triggers).
         self.search = ChatSearch(self.database)
+        # What `@` can mention: chats and files.
+        self.entities = Entities(self.database, self.search)
 
     def open(self) -> None:
         """Create or migrate the file. Idempotent and thread-safe; raises StoreError clearly."""

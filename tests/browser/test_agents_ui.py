@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.browser import open_app, send, shot
-from tests.support.fake_provider import FakeProvider
+from tests.support.fake_provider import Cited, FakeProvider
 from tests.support.live import LiveServer, user_input
 
 pytestmark = pytest.mark.browser
@@ -67,6 +67,9 @@ def test_tool_steps_and_the_result_list_show_and_open_the_chat(
     expect(workflow.locator(".step.complete")).to_contain_text("Searched your chats")
     row = page.locator("article.widget .w-list-item[role=button]")
     expect(row).to_contain_text("Kyoto")
+    # the chat it found is listed as the answer's source
+    expect(page.locator("article.assistant_message .sources")).to_contain_text("1 source")
+    expect(page.locator(".sources .source-chat")).to_have_text("Fake title")
     shot(page, "browser-tool-steps-1280x800.png")
     page.set_viewport_size({"width": 1000, "height": 640})
     shot(page, "browser-tool-steps-1000x640.png")
@@ -128,3 +131,17 @@ def test_settings_creates_an_assistant_the_composer_then_offers(
     assert saved and saved[0]["tools"] == ["search_chats"]
     page.get_by_role("button", name="Chat").click()
     expect(page.locator("select[aria-label=Assistant] option", has_text="Editor")).to_have_count(1)
+
+
+def test_cited_pages_are_listed_as_links_under_the_answer(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    provider.reply(Cited("The spec is long.", [("https://example.org/spec", "The specification")]))
+    page = open_app(browser, server, viewport={"width": 1000, "height": 640})
+    send(page, "Is the spec long?")
+    link = page.locator("article.assistant_message .sources a")
+    expect(link).to_have_text("The specification")
+    expect(link).to_have_attribute("href", "https://example.org/spec")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(page.locator(".sources .source-host")).to_have_text("example.org")
+    shot(page, "browser-sources-1000x640.png")

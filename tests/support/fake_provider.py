@@ -48,7 +48,27 @@ class ToolCalls:
     calls: list[tuple[str, dict[str, Any] | str]]
 
 
-Reply = str | ToolCalls
+@dataclass
+class Cited:
+    """A scripted text reply that cites web pages: (url, title) each, over the whole text."""
+
+    text: str
+    citations: list[tuple[str, str]]
+
+    def annotations(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "url_citation",
+                "url": url,
+                "title": title,
+                "start_index": 0,
+                "end_index": len(self.text),
+            }
+            for url, title in self.citations
+        ]
+
+
+Reply = str | ToolCalls | Cited
 
 
 @dataclass
@@ -323,15 +343,19 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._chat_tool_calls(body, reply)
             return
+        annotations: list[dict[str, Any]] = []
+        if isinstance(reply, Cited):
+            annotations = reply.annotations()
+            reply = reply.text
         text = reply
         if path == "/v1/responses":
             if body.get("stream"):
-                self._responses_stream(body, text, fault)
+                self._responses_stream(body, text, fault, annotations)
             else:
                 self._json(200, self._response_obj(body, text, self.fake._next_id("msg")))
         elif path == "/v1/chat/completions":
             if body.get("stream"):
-                self._chat_stream(body, text, fault)
+                self._chat_stream(body, text, fault, annotations)
             else:
                 self._json(
                     200,
@@ -393,7 +417,14 @@ class _Handler(BaseHTTPRequestHandler):
             "content": content,
         }
 
-    def _responses_stream(self, body: dict[str, Any], text: str, fault: Fault | None) -> None:
+    def _responses_stream(
+        self,
+        body: dict[str, Any],
+        text: str,
+        fault: Fault | None,
+        annotations: list[dict[str, Any]] | None = None,
+    ) -> None:
+        annotations = annotations or []
         msg_id = self.fake._next_id("msg")
         seq = iter(range(10_000))
         self._start_stream()
@@ -430,6 +461,15 @@ class _Handler(BaseHTTPRequestHandler):
                 delta=token,
                 logprobs=[],
             )
+        for index, annotation in enumerate(annotations):
+            ev(
+                "response.output_text.annotation.added",
+                item_id=msg_id,
+                output_index=0,
+                content_index=0,
+                annotation_index=index,
+                annotation=annotation,
+            )
         ev(
             "response.output_text.done",
             item_id=msg_id,
@@ -443,14 +483,13 @@ class _Handler(BaseHTTPRequestHandler):
             item_id=msg_id,
             output_index=0,
             content_index=0,
-            part={"type": "output_text", "text": text, "annotations": []},
+            part={"type": "output_text", "text": text, "annotations": annotations},
         )
-        ev(
-            "response.output_item.done",
-            output_index=0,
-            item=self._message(msg_id, text, "completed"),
-        )
+        message = self._message(msg_id, text, "completed")
+        message["content"][0]["annotations"] = annotations
+        ev("response.output_item.done", output_index=0, item=message)
         done = self._response_obj(body, text, msg_id)
+        done["output"] = [message]
         done["id"] = resp["id"]
         ev("response.completed", response=done)
         self._end_stream()
@@ -537,7 +576,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- Chat Completions
 
-    def _chat_stream(self, body: dict[str, Any], text: str, fault: Fault | None) -> None:
+    def _chat_stream(
+        self,
+        body: dict[str, Any],
+        text: str,
+        fault: Fault | None,
+        annotations: list[dict[str, Any]] | None = None,
+    ) -> None:
         self._start_stream()
         chunk = self._chunker(body)
 
@@ -550,6 +595,15 @@ class _Handler(BaseHTTPRequestHandler):
             if token is None:
                 return
             chunk({"content": token})
+        if annotations:
+            cited = [
+                {
+                    "type": "url_citation",
+                    "url_citation": {k: v for k, v in a.items() if k != "type"},
+                }
+                for a in annotations
+            ]
+            chunk({"annotations": cited})
         chunk({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage"):
             chunk(None, usage=True)

@@ -11,6 +11,7 @@ from chatkit.types import ProgressUpdateEvent
 from chatkit.widgets import DynamicWidgetRoot
 
 from desktop.chat.agent_context import DesktopAgentContext
+from desktop.chat.sources import chat_source
 from desktop.chat.tools.base import ToolProblem, define
 from desktop.store.chat_store import SQLiteStore
 from desktop.store.search import SearchHit
@@ -113,6 +114,7 @@ async def search_chats(
         for h in await store.search.search(query, max(1, min(limit, MAX_RESULTS)) + 1, prefix=False)
         if h.thread_id != ac.thread.id  # the current chat is already in front of the model
     ][: max(1, min(limit, MAX_RESULTS))]
+    ac.sources.extend(chat_source(h.thread_id, h.title, h.text, _day(h.created_at)) for h in hits)
     if hits:
         ac.pending_widgets.append(
             (

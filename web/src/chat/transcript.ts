@@ -13,6 +13,7 @@ export interface TranscriptHandlers {
   feedback: (itemId: string, kind: "positive" | "negative") => void;
   retry: () => void;
   action: (action: Obj, itemId: string) => void;
+  openChat: (threadId: string) => void;
 }
 
 export class Transcript {
@@ -125,7 +126,8 @@ export class Transcript {
         up.addEventListener("click", () => this.handlers.feedback(item.id, "positive"));
         down.addEventListener("click", () => this.handlers.feedback(item.id, "negative"));
         const retry = h("button", { type: "button", class: "icon", "aria-label": "Retry", onclick: () => this.handlers.retry() }, icon("retry"));
-        wrap.append(body, h("div", { class: "item-actions" }, up, down, retry));
+        const sources = renderSources((item.content || []).flatMap((c) => c.annotations || []), this.handlers.openChat);
+        wrap.append(body, ...(sources ? [sources] : []), h("div", { class: "item-actions" }, up, down, retry));
         break;
       }
       case "widget":
@@ -202,4 +204,31 @@ function renderWorkflow(workflow: Obj | undefined): HTMLElement {
   return h("details", { class: "workflow", open: running || workflow?.expanded ? "" : undefined },
     h("summary", {}, workflowSummary(workflow || {}), running ? "" : h("span", { class: "step-count" }, ` · ${tasks.length === 1 ? "1 step" : `${tasks.length} steps`}`)),
     h("ul", { class: "steps" }, ...steps));
+}
+
+const WEB_LINK = /^https?:\/\//i;
+
+/** The sources an answer cites (pages) or that its tools found (chats), each once. */
+function renderSources(annotations: Obj[], openChat: (threadId: string) => void): HTMLElement | null {
+  const seen = new Set<string>();
+  const rows: HTMLElement[] = [];
+  for (const annotation of annotations) {
+    const source = annotation?.source;
+    if (!source) continue;
+    const key = source.type === "url" ? source.url : source.type === "entity" ? source.id : source.filename;
+    if (!key || seen.has(key)) continue;
+    seen.add(key);
+    const title = String(source.title || key);
+    if (source.type === "url" && WEB_LINK.test(String(source.url))) {
+      const host = new URL(String(source.url)).host;
+      rows.push(h("li", {}, h("a", { href: String(source.url), target: "_blank", rel: "noopener noreferrer", title: String(source.url) }, title), h("span", { class: "source-host" }, host)));
+    } else if (source.type === "entity" && source.data?.type === "chat" && source.data.thread_id) {
+      rows.push(h("li", {}, h("button", { type: "button", class: "link source-chat", onclick: () => openChat(String(source.data.thread_id)) }, title),
+        source.timestamp ? h("span", { class: "source-host" }, String(source.timestamp)) : ""));
+    } else {
+      rows.push(h("li", {}, h("span", {}, title)));
+    }
+  }
+  if (!rows.length) return null;
+  return h("details", { class: "sources", open: "" }, h("summary", {}, rows.length === 1 ? "1 source" : `${rows.length} sources`), h("ul", {}, ...rows));
 }

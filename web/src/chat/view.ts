@@ -49,6 +49,7 @@ export class ChatView {
       feedback: (itemId, kind) => void this.feedback(itemId, kind),
       retry: () => void this.retry(),
       action: (action, itemId) => void this.action(action, itemId),
+      openChat: (threadId) => void this.openThread(threadId),
     }, () => this.state, () => this.schedule());
     this.composer = new Composer(this.api, options.attachments, {
       submit: (text, ids) => this.onSubmit(text, ids),
