@@ -145,3 +145,26 @@ def test_cited_pages_are_listed_as_links_under_the_answer(
     expect(link).to_have_attribute("target", "_blank")
     expect(page.locator(".sources .source-host")).to_have_text("example.org")
     shot(page, "browser-sources-1000x640.png")
+
+
+def test_at_mentions_a_past_chat_whose_words_reach_the_model(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    seed(server, provider, [("Which drill bit for wall plugs?", "Use a 6 mm bit for 6 mm plugs.")])
+    page = open_app(browser, server, viewport={"width": 1000, "height": 640})
+    box = page.get_by_label("Message", exact=True)
+    box.fill("Summarise ")
+    box.press_sequentially("@dril")
+    picker = page.get_by_role("listbox", name="Mention a chat or file")
+    expect(picker.get_by_role("option")).to_have_count(1)
+    expect(picker.get_by_role("option").first).to_contain_text("Fake title")
+    shot(page, "browser-mention-picker-1000x640.png")
+    box.press("Enter")  # chooses the mention, doesn't send
+    expect(picker).to_be_hidden()
+    expect(page.locator(".chip.tag")).to_have_text("@Fake title")
+    expect(box).to_have_value("Summarise ")
+    provider.reply("It says to use a 6 mm bit.")
+    box.press("Enter")
+    expect(page.locator("article.assistant_message")).to_contain_text("6 mm bit")
+    expect(page.locator("article.user_message .tag")).to_have_text("@Fake title")
+    assert "Use a 6 mm bit for 6 mm plugs." in json.dumps(provider.chat_requests()[-1].body)

@@ -261,6 +261,22 @@ def test_chatkit_mode_wiring_with_a_test_double_of_the_element(
                 ("assistant:default", "Assistant", True),
                 (f"assistant:{pirate_id}", "Pirate", True),
             ]
+            # `@` searches chats and files through /api/entities; a chat entity opens on click
+            assert options["entities"]["showComposerMenu"] is True
+            found = page.evaluate(
+                "async () => await window.__chatkitOptions.entities.onTagSearch('hi')"
+            )
+            assert [e["id"] for e in found] == [f"chat:{thread_id}"]
+            page.evaluate(
+                "(e) => window.__chatkitOptions.entities.onClick(e)",
+                found[0],
+            )
+            assert page.evaluate("() => window.__chatkitThread") == thread_id
+            preview = page.evaluate(
+                "async (e) => await window.__chatkitOptions.entities.onRequestPreview(e)",
+                found[0],
+            )
+            assert preview["preview"]["type"] == "Basic"
             # a search result's action opens that chat; opening a chat shows its choices
             page.evaluate("""() => window.__chatkitOptions.widgets.onAction(
                 {type: "chat.open", payload: {thread_id: "thr_x"}}, {id: "w", widget: {}})""")

@@ -3,6 +3,7 @@
 /// <reference path="../node_modules/@openai/chatkit/types/dom-augment.d.ts" />
 import type { ChatKitEvents, ChatKitOptions, OpenAIChatKit, SupportedLocale } from "@openai/chatkit";
 import { ASSISTANT_PREFIX, type ComposerOffer, loadChoice } from "./chat/choices";
+import { entityPreview, searchEntities } from "./chat/mentions";
 
 export const CHATKIT_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js";
 
@@ -70,6 +71,16 @@ export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn, openCh
         accept: settings.attachments.accept,
       },
       ...composerPickers(settings.offer),
+    },
+    entities: {
+      // `@` finds past chats and files; a mentioned chat opens on click.
+      onTagSearch: (query) => searchEntities(query) as ReturnType<NonNullable<NonNullable<ChatKitOptions["entities"]>["onTagSearch"]>>,
+      showComposerMenu: true,
+      onClick: (entity) => {
+        const threadId = entity.data?.thread_id;
+        if (entity.data?.type === "chat" && threadId) openChat?.(threadId);
+      },
+      onRequestPreview: async (entity) => ({ preview: (await entityPreview(entity.id)) as never }),
     },
     widgets: {
       onAction: async (action) => {

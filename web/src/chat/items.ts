@@ -2,7 +2,7 @@
 import type { Obj } from "./protocol";
 
 export interface AttachmentRef { id: string; type: "image" | "file"; name: string; mime_type?: string }
-export interface UserContent { type: "input_text" | "input_tag"; text: string }
+export interface UserContent { type: "input_text" | "input_tag"; text: string; group?: string | null }
 export interface OutputText { type: "output_text"; text: string; annotations?: Obj[] }
 
 interface Base { id: string; thread_id?: string; created_at?: string }

@@ -24,8 +24,8 @@ export class ApiError extends Error {
   }
 }
 
-export function userInput(text: string, attachments: string[] = [], options: Obj = {}): Obj {
-  return { content: [{ type: "input_text", text }], attachments, inference_options: options };
+export function userInput(text: string, attachments: string[] = [], options: Obj = {}, tags: Obj[] = []): Obj {
+  return { content: [{ type: "input_text", text }, ...tags], attachments, inference_options: options };
 }
 
 export class ChatKitApi {

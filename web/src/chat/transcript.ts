@@ -108,8 +108,11 @@ export class Transcript {
     const wrap = h("article", { class: `item ${item.type}`, "data-item-id": item.id });
     switch (item.type) {
       case "user_message": {
-        const text = (item.content || []).map((c) => (c.type === "input_tag" ? `@${c.text}` : c.text)).join("");
-        wrap.append(h("p", { class: "bubble" }, text));
+        const parts = (item.content || []).flatMap((c, i) => [
+          i ? " " : "",
+          c.type === "input_tag" ? h("span", { class: "tag", title: c.group || "" }, `@${c.text}`) : c.text,
+        ]);
+        wrap.append(h("p", { class: "bubble" }, ...parts));
         for (const a of item.attachments || []) {
           wrap.append(a.type === "image"
             ? h("img", { class: "attachment-preview", src: `/api/attachments/${a.id}/content`, alt: a.name })

@@ -6,6 +6,7 @@ import { Pickers, loadChoice } from "./choices";
 import { Composer } from "./composer";
 import { h } from "./dom";
 import { HistoryPanel } from "./history";
+import { type Entity, tagContent } from "./mentions";
 import { ApiError, ChatKitApi, type Obj, type Page, userInput } from "./protocol";
 import { applyEvent, emptyState, loadThread, type ThreadState } from "./state";
 import { Transcript } from "./transcript";
@@ -52,7 +53,7 @@ export class ChatView {
       openChat: (threadId) => void this.openThread(threadId),
     }, () => this.state, () => this.schedule());
     this.composer = new Composer(this.api, options.attachments, {
-      submit: (text, ids) => this.onSubmit(text, ids),
+      submit: (text, ids, tags) => this.onSubmit(text, ids, tags),
       problem: (message) => this.transcript.showStatus(message, "danger"),
     }, this.pickers.element);
     host.replaceChildren(
@@ -128,18 +129,18 @@ export class ChatView {
 
   // ---------------------------------------------------------------- turns
 
-  private onSubmit(text: string, attachmentIds: string[]): void {
+  private onSubmit(text: string, attachmentIds: string[], tags: Entity[] = []): void {
     if (this.abort) {
       this.stop();
       return;
     }
-    if (!text && !attachmentIds.length) return;
+    if (!text && !attachmentIds.length && !tags.length) return;
     this.composer.clear();
-    void this.sendMessage(text, attachmentIds);
+    void this.sendMessage(text, attachmentIds, tags);
   }
 
-  async sendMessage(text: string, attachments: string[] = []): Promise<void> {
-    const input = userInput(text, attachments, this.pickers.options());
+  async sendMessage(text: string, attachments: string[] = [], tags: Entity[] = []): Promise<void> {
+    const input = userInput(text, attachments, this.pickers.options(), tags.map(tagContent));
     const refused = this.state.thread
       ? await this.run("threads.add_user_message", { thread_id: this.state.thread.id, input })
       : await this.run("threads.create", { input });
