@@ -3,9 +3,13 @@ registry (and the small agent that writes titles)."""
 
 from __future__ import annotations
 
-from agents import Agent, ModelSettings, Tool
+from typing import Any
+
+from agents import Agent, FunctionToolResult, ModelSettings, RunContextWrapper, Tool
+from agents.agent import ToolsToFinalOutputResult
 
 from desktop.chat.agent_context import DesktopAgentContext
+from desktop.chat.tools.catalog import client_tool_names
 from desktop.chat.tools.registry import ToolRegistry
 from desktop.store.assistants import Assistant
 
@@ -18,14 +22,26 @@ def build_agent(
     with_tools: bool = True,
 ) -> Agent[DesktopAgentContext]:
     tools: list[Tool] = registry.tools(assistant.tools) if with_tools else []
+    in_page = sorted(client_tool_names() & {t.name for t in tools})
     return Agent[DesktopAgentContext](
         name=assistant.name or "Assistant",
         instructions=assistant.instructions,
         model=model,
         tools=tools,
-        # Without tools, a tool setting is an error on some providers: leave it unset.
-        model_settings=ModelSettings(),
+        # A tool that runs in the page ends the run: the page answers, then the turn resumes.
+        # One call at a time then, so that no parallel call's result is left unseen.
+        tool_use_behavior=_stop_for_the_page if in_page else "run_llm_again",
+        model_settings=ModelSettings(parallel_tool_calls=False) if in_page else ModelSettings(),
     )
+
+
+def _stop_for_the_page(
+    context: RunContextWrapper[Any], results: list[FunctionToolResult]
+) -> ToolsToFinalOutputResult:
+    """End the run once a page tool was handed over; a page tool that failed here (bad
+    arguments) goes back to the model like any other tool result."""
+    handed_over = getattr(context.context, "client_tool_call", None) is not None
+    return ToolsToFinalOutputResult(is_final_output=handed_over, final_output=None)
 
 
 def title_agent(instructions: str, model: str) -> Agent[None]:

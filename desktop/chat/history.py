@@ -9,6 +9,7 @@ from chatkit.store import Store
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
+    ClientToolCallItem,
     ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -59,7 +60,7 @@ class History:
 
 
 class AssistantIds:
-    """Gives each streamed assistant message an id of ours.
+    """Gives each streamed assistant message and client tool call an id of ours.
 
     Chat Completions streams every message as `__fake_id__`, and Responses ids are the provider's;
     neither is guaranteed unique in our store, so every message gets a fresh id on the way out.
@@ -87,6 +88,10 @@ class AssistantIds:
         if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
             ours = self._live.pop(event.item.id, "") or self._new_id()
             return ThreadItemDoneEvent(item=event.item.model_copy(update={"id": ours}))
+        if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, ClientToolCallItem):
+            # On Chat Completions every call arrives as `__fake_id__`: the second call in a
+            # thread would overwrite the first.
+            return ThreadItemDoneEvent(item=event.item.model_copy(update={"id": self._new_id()}))
         if isinstance(event, ThreadItemRemovedEvent) and event.item_id in self._live:
             return ThreadItemRemovedEvent(item_id=self._live.pop(event.item_id))
         return event

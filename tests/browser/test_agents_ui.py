@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.browser import open_app, send, shot
-from tests.support.fake_provider import Cited, FakeProvider
+from tests.support.fake_provider import Cited, FakeProvider, tool_outputs
 from tests.support.live import LiveServer, user_input
 
 pytestmark = pytest.mark.browser
@@ -168,3 +168,23 @@ def test_at_mentions_a_past_chat_whose_words_reach_the_model(
     expect(page.locator("article.assistant_message")).to_contain_text("6 mm bit")
     expect(page.locator("article.user_message .tag")).to_have_text("@Fake title")
     assert "Use a 6 mm bit for 6 mm plugs." in json.dumps(provider.chat_requests()[-1].body)
+
+
+def test_a_page_tool_round_trip_switches_the_theme(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    body = {"name": "Helper", "instructions": "Help.", "tools": ["set_theme", "copy_to_clipboard"]}
+    server.client.post("/api/assistants", content=json.dumps(body))
+    page = open_app(browser, server, viewport={"width": 1280, "height": 800})
+    page.get_by_label("Assistant", exact=True).select_option(label="Helper")
+    provider.call_tools(("set_theme", {"theme": "dark"}))
+    provider.reply("It's dark now.")
+    send(page, "Dark mode please")
+    expect(page.locator("article.assistant_message")).to_contain_text("It's dark now.")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    assert server.client.get("/api/settings").json()["settings"]["theme"] == "dark"
+    expect(page.locator("article.client_tool_call")).to_have_text("The app ran set_theme")
+    shot(page, "browser-client-tool-1280x800.png")
+    # the result went back to the model
+    (output,) = tool_outputs(provider.chat_requests()[-1].body)
+    assert json.loads(output) == {"theme": "dark"}

@@ -4,6 +4,7 @@
 import type { ChatKitEvents, ChatKitOptions, OpenAIChatKit, SupportedLocale } from "@openai/chatkit";
 import { ASSISTANT_PREFIX, type ComposerOffer, loadChoice } from "./chat/choices";
 import { entityPreview, searchEntities } from "./chat/mentions";
+import type { ClientTool } from "./chat/view";
 
 export const CHATKIT_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js";
 
@@ -27,6 +28,7 @@ export interface ChatKitModeSettings {
   token: string;
   attachments: AttachmentLimits;
   offer: ComposerOffer;
+  clientTools: Record<string, ClientTool>;
 }
 
 export type LogFn = (level: string, message: string) => void;
@@ -91,9 +93,17 @@ export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn, openCh
       },
     },
     threadItemActions: { feedback: true, retry: true },
-    onClientTool: async ({ name }) => {
-      log("warning", `client tool ${name} was requested but this app defines none`);
-      return { error: `The app has no client tool named ${name}.` };
+    onClientTool: async ({ name, params }) => {
+      const tool = settings.clientTools[name];
+      if (!tool) {
+        log("warning", `client tool ${name} was requested but this app has none by that name`);
+        return { error: `The app has no client tool named ${name}.` };
+      }
+      try {
+        return (await tool(params as Record<string, unknown>)) as Record<string, unknown>;
+      } catch (e) {
+        return { error: (e as Error).message };
+      }
     },
   };
 }

@@ -4,6 +4,7 @@ import "./style.css";
 import { loadOffer } from "./chat/choices";
 import { ChatView } from "./chat/view";
 import { type ChatKitModeSettings, GREETING, PROMPTS, chatkitOptions, loadChatKit, mountChatKit } from "./chatkit-mode";
+import { makeClientTools } from "./client-tools";
 import { AssistantsEditor } from "./settings/assistants";
 
 type Obj = { [key: string]: any };
@@ -140,8 +141,17 @@ async function knownUnreachable(): Promise<boolean> {
 // Offers the chat's composer the current assistants and models (after Settings changed them).
 let refreshComposer: () => void = () => undefined;
 
+// The assistant's set_theme tool: saved like the setting, and shown at once.
+async function setThemeFromChat(theme: string): Promise<void> {
+  await api("/api/settings", { method: "PUT", body: JSON.stringify({ settings: { theme } }) });
+  field("theme").value = theme;
+  applyTheme(theme);
+  refreshComposer();
+}
+const clientTools = makeClientTools(setThemeFromChat);
+
 function mountBuiltIn(host: HTMLElement, view: Obj): void {
-  const chat = new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools: {}, log: report, attachments: view.attachments });
+  const chat = new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools, log: report, attachments: view.attachments });
   refreshComposer = () => chat.refreshPickers();
   document.body.dataset.chat = "builtin";
 }
@@ -150,7 +160,8 @@ async function mountOfficial(host: HTMLElement, view: Obj): Promise<void> {
   const s = view.settings;
   const { token } = await api("/api/session");
   const modeSettings = async (): Promise<ChatKitModeSettings> => ({
-    domainKey: s.domain_key, dark: isDark(s.theme), token, attachments: view.attachments, offer: await loadOffer(),
+    domainKey: s.domain_key, dark: isDark(field("theme").value || s.theme), token, attachments: view.attachments,
+    offer: await loadOffer(), clientTools,
   });
   let element: ReturnType<typeof mountChatKit> | null = null;
   const openChat = (threadId: string) => void element?.setThreadId(threadId);

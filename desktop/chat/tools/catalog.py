@@ -16,6 +16,8 @@ class ToolInfo:
     done: str
     failed: str
     icon: str = "bolt"
+    # Runs in the page: the turn waits for the page's answer.
+    client: bool = False
 
 
 CATALOG: dict[str, ToolInfo] = {
@@ -39,8 +41,42 @@ CATALOG: dict[str, ToolInfo] = {
             failed="Couldn't check the date and time",
             icon="clock",
         ),
+        ToolInfo(
+            name="set_theme",
+            label="Switch the theme",
+            description="Switches the app between light and dark.",
+            running="Switching the theme…",
+            done="Switched the theme",
+            failed="Couldn't switch the theme",
+            icon="settings-slider",
+            client=True,
+        ),
+        ToolInfo(
+            name="copy_to_clipboard",
+            label="Copy to the clipboard",
+            description="Puts text on your clipboard when you ask.",
+            running="Copying to the clipboard…",
+            done="Copied to the clipboard",
+            failed="Couldn't copy to the clipboard",
+            icon="write",
+            client=True,
+        ),
+        ToolInfo(
+            name="open_link",
+            label="Open links",
+            description="Opens a web page in your browser.",
+            running="Opening the link…",
+            done="Opened the link",
+            failed="Couldn't open the link",
+            icon="external-link",
+            client=True,
+        ),
     )
 }
+
+
+def client_tool_names() -> set[str]:
+    return {i.name for i in CATALOG.values() if i.client}
 
 
 def step_info(tool_name: str) -> ToolInfo:

@@ -147,7 +147,7 @@ export class Transcript {
         else wrap.append(h("p", { class: "task" }, "Generating an image…"));
         break;
       case "client_tool_call":
-        wrap.append(h("p", { class: "task" }, item.status === "pending" ? `Running ${item.name}…` : `Ran ${item.name}`));
+        wrap.append(h("p", { class: "task" }, item.status === "pending" ? `Asking the app: ${item.name}…` : `The app ran ${item.name}`));
         break;
       default:
         // Hidden context, end-of-turn and anything new take no space.

@@ -206,6 +206,9 @@ export class ChatView {
     } catch (e) {
       result = { error: (e as Error).message };
     }
+    // The server marks the call done without sending it again: show it done here.
+    last.status = "completed";
+    this.state.changed.add(last.id);
     await this.run("threads.add_client_tool_output", { thread_id: this.state.thread.id, result });
   }
 
