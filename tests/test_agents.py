@@ -275,7 +275,13 @@ def test_assistants_are_validated_edited_duplicated_and_deleted(server: LiveServ
     (builtin,) = listing["assistants"]
     assert builtin["builtin"] and builtin["name"] == "Assistant"
     assert builtin["instructions"] == "You are a helpful assistant."
-    assert {t["name"] for t in listing["tools"]} == {"search_chats", "current_time"}
+    assert {t["name"] for t in listing["tools"]} == {
+        "search_chats",
+        "current_time",
+        "set_theme",
+        "copy_to_clipboard",
+        "open_link",
+    }
     bad = server.client.post("/api/assistants", content=json.dumps({"name": ""}))
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
     unknown = server.client.post(
