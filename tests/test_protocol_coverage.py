@@ -42,3 +42,29 @@ def test_every_item_update_type_is_handled() -> None:
     expected = literal_types(ThreadItemUpdate)
     assert "assistant_message.content_part.text_delta" in expected
     assert handler_keys("UPDATE_HANDLERS") == expected
+
+
+WIDGETS_TS = STATE_TS.parent / "widgets.ts"
+# Chart series kinds: not components, drawn inside the Chart.
+_SERIES = {"bar", "line", "area"}
+
+
+def widget_types() -> set[str]:
+    import chatkit.widgets as widgets
+
+    found: set[str] = set()
+    for name in dir(widgets):
+        fields = getattr(getattr(widgets, name), "model_fields", None)
+        if fields and "type" in fields:
+            found.update(a for a in get_args(fields["type"].annotation) if isinstance(a, str))
+    return found
+
+
+def test_every_widget_type_is_rendered_by_the_built_in_client() -> None:
+    """A widget type added to chatkit fails this test until web/src/chat/widgets.ts draws it."""
+    types = widget_types()
+    assert {"Card", "Chart", "Checkbox", "RadioGroup", "Basic"} <= types
+    source = WIDGETS_TS.read_text()
+    rendered = set(re.findall(r'case "([A-Za-z]+)"', source))
+    assert types - _SERIES - rendered == set()
+    assert all(f'"{kind}"' in source for kind in types & _SERIES)

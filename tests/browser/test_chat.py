@@ -302,3 +302,68 @@ def test_chatkit_mode_wiring_with_a_test_double_of_the_element(
         messages = [r.getMessage() for r in caplog.records]
         assert any("chatkit.error: Error: double error" in m for m in messages)
         assert any("chatkit.log" in m and "double.log" in m for m in messages)
+
+
+def test_every_kind_of_widget_renders(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    thread_id, _ = server.create_thread("show everything")
+    widget = WidgetItem.model_validate(
+        {
+            "id": "wid_all",
+            "thread_id": thread_id,
+            "created_at": datetime.now(),
+            "widget": {
+                "type": "Basic",
+                "children": [
+                    {"type": "Label", "value": "Sales", "fieldName": "plan"},
+                    {
+                        "type": "Chart",
+                        "data": [{"m": "Jan", "a": 3, "b": 1}, {"m": "Feb", "a": 5, "b": 4}],
+                        "series": [
+                            {"type": "bar", "dataKey": "a", "label": "Shop"},
+                            {"type": "line", "dataKey": "b", "label": "Web"},
+                            {"type": "area", "dataKey": "b", "label": "Trend"},
+                        ],
+                        "xAxis": "m",
+                    },
+                    {
+                        "type": "Checkbox",
+                        "name": "agree",
+                        "label": "Email me",
+                        "onChangeAction": {"type": "prefs.email"},
+                    },
+                    {
+                        "type": "RadioGroup",
+                        "name": "size",
+                        "ariaLabel": "Size",
+                        "options": [
+                            {"label": "Small", "value": "s"},
+                            {"label": "Large", "value": "l"},
+                        ],
+                        "defaultValue": "s",
+                    },
+                    {"type": "Transition", "children": {"type": "Text", "value": "Moved in"}},
+                ],
+            },
+        }
+    )
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(
+            asyncio.run, server.store.add_thread_item(thread_id, widget, RequestContext())
+        ).result()
+    page = open_app(browser, server, viewport={"width": 1000, "height": 640})
+    page.get_by_role("button", name="Fake title", exact=True).click()
+    figure = page.locator("figure.w-chart")
+    expect(figure.locator("rect")).to_have_count(2)
+    expect(figure.locator("polyline")).to_have_count(1)
+    expect(figure.locator("polygon")).to_have_count(1)
+    expect(figure.locator(".w-legend")).to_contain_text("Shop")
+    expect(page.get_by_role("radio", name="Small")).to_be_checked()
+    expect(page.get_by_text("Moved in")).to_be_visible()
+    expect(page.get_by_text("Sales")).to_be_visible()
+    shot(page, "browser-widgets-all-1000x640.png")
+    provider.reply("Noted.")
+    page.get_by_role("checkbox", name="Email me").check()
+    expect(page.locator("article.assistant_message .markdown").last).to_have_text("Noted.")
+    assert "prefs.email" in json.dumps(provider.chat_requests()[-1].body)
