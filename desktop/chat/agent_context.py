@@ -25,3 +25,5 @@ class DesktopAgentContext(AgentContext[RequestContext]):
     tools_used: list[str] = Field(default_factory=list)
     # Sources the tools found (chats, pages, files), listed under the answer.
     sources: list[Any] = Field(default_factory=list)
+    # Hosts on this machine or the local network that read_web_page may read (Settings).
+    web_allowed_hosts: tuple[str, ...] = ()

@@ -182,7 +182,10 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             while True:
                 agent = build_agent(assistant, cfg.model, self.tools, with_tools=with_tools)
                 agent_context = DesktopAgentContext(
-                    thread=thread, store=self.store, request_context=context
+                    thread=thread,
+                    store=self.store,
+                    request_context=context,
+                    web_allowed_hosts=cfg.web_allowed_hosts,
                 )
                 result = Runner.run_streamed(
                     agent,

@@ -69,6 +69,9 @@ class Settings(BaseModel):
     theme: Theme = "system"
     # Auto uses OpenAI's ChatKit component when its script loads, else the built-in client.
     chat_interface: ChatInterface = "auto"
+    # Hosts on this computer or the local network that read_web_page may read ("host" or
+    # "host:port"); all other private addresses are refused.
+    web_allowed_hosts: list[str] = Field(default_factory=list, max_length=50)
     # ChatKit's web component requires a domain key; any value works on localhost.
     domain_key: str = "domain_pk_localhost_dev"
 
@@ -135,6 +138,7 @@ class ProviderConfig:
     history_max_chars: int
     generate_titles: bool
     api_key: str | None = None
+    web_allowed_hosts: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
@@ -178,4 +182,5 @@ def provider_config(settings: Settings, api_key: str | None) -> ProviderConfig:
         history_max_chars=settings.history_max_chars,
         generate_titles=settings.generate_titles,
         api_key=api_key or None,
+        web_allowed_hosts=tuple(h.strip().lower() for h in settings.web_allowed_hosts if h.strip()),
     )

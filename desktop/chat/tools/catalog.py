@@ -42,6 +42,15 @@ CATALOG: dict[str, ToolInfo] = {
             icon="clock",
         ),
         ToolInfo(
+            name="read_web_page",
+            label="Read web pages",
+            description="Reads a web page you name and uses its text.",
+            running="Reading the page…",
+            done="Read the page",
+            failed="Couldn't read the page",
+            icon="globe",
+        ),
+        ToolInfo(
             name="set_theme",
             label="Switch the theme",
             description="Switches the app between light and dark.",

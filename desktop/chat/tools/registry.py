@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterable
 
 from agents import FunctionTool, Tool
 
-from desktop.chat.tools import client_tools, current_time, search_chats
+from desktop.chat.tools import client_tools, current_time, read_web_page, search_chats
 from desktop.chat.tools.catalog import CATALOG
 
 _BUILDERS: dict[str, Callable[[], FunctionTool]] = {
     "search_chats": search_chats.build,
     "current_time": current_time.build,
+    "read_web_page": read_web_page.build,
     "set_theme": client_tools.build_set_theme,
     "copy_to_clipboard": client_tools.build_copy_to_clipboard,
     "open_link": client_tools.build_open_link,
