@@ -87,3 +87,35 @@ def test_without_tools_the_agent_offers_none() -> None:
         "current_time",
     ]
     assert build_agent(assistant, "m", registry, with_tools=False).tools == []
+
+
+def test_hosted_tools_only_where_openai_runs_them() -> None:
+    assistant = Assistant("a", "Web", "Hi.", None, ("web_search", "search_chats"), False, 0.0)
+    registry = ToolRegistry()
+    assert [t.name for t in build_agent(assistant, "m", registry).tools] == ["search_chats"]
+    offered = build_agent(assistant, "m", registry, hosted=True).tools
+    assert [t.name for t in offered] == ["web_search", "search_chats"]
+
+
+async def test_generated_images_are_kept_as_files_of_the_chat(tmp_path: Path) -> None:
+    import base64
+
+    from desktop.chat.images import StoredImages
+
+    store = SQLiteStore(tmp_path / "chats.db")
+    try:
+        thread = ThreadMetadata(id="thr_img", created_at=datetime.now())
+        await store.save_thread(thread, RequestContext())
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000
+        encoded = base64.b64encode(png).decode()
+        images = StoredImages(store.attachments, thread.id, RequestContext())
+        preview = await images.base64_image_to_url("ig_1", encoded, partial_image_index=0)
+        assert preview.startswith("data:image/png;base64,")
+        url = await images.base64_image_to_url("ig_1", encoded)
+        attachment_id = url.removeprefix("/api/attachments/").removesuffix("/content")
+        stored, path = await store.attachments.attachment_file(attachment_id)
+        assert path.read_bytes() == png and stored.mime_type == "image/png"
+        await store.delete_thread(thread.id, RequestContext())  # goes with its chat
+        assert not path.exists()
+    finally:
+        store.close()

@@ -278,10 +278,18 @@ def test_assistants_are_validated_edited_duplicated_and_deleted(server: LiveServ
     assert {t["name"] for t in listing["tools"]} == {
         "search_chats",
         "current_time",
+        "read_web_page",
+        "web_search",
+        "code_interpreter",
+        "image_generation",
         "set_theme",
         "copy_to_clipboard",
         "open_link",
     }
+    # OpenAI's hosted tools say why they are off with this provider
+    hosted = {t["name"]: t for t in listing["tools"] if not t["available"]}
+    assert set(hosted) == {"web_search", "code_interpreter", "image_generation"}
+    assert all("Responses API" in t["note"] for t in hosted.values())
     bad = server.client.post("/api/assistants", content=json.dumps({"name": ""}))
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
     unknown = server.client.post(
@@ -382,3 +390,15 @@ def test_the_composer_falls_back_to_the_configured_model(
     offer = server.client.get("/api/composer").json()
     assert offer["models"] == ["fake-model"] and offer["models_listed"] is False
     assert "503" in offer["models_message"]
+
+
+def test_hosted_tools_are_left_out_where_they_cannot_run(
+    server: LiveServer, provider: FakeProvider
+) -> None:
+    researcher = make_assistant(server, tools=["web_search", "image_generation", "search_chats"])
+    provider.reply("Answered without the web.")
+    events = server.stream(
+        "threads.create", input=with_options("Search the web", assistant=researcher["id"])
+    )
+    assert answer(events) == "Answered without the web."
+    assert tool_names(provider.chat_requests()[-1].body) == ["search_chats"]

@@ -9,7 +9,7 @@ from agents import Agent, FunctionToolResult, ModelSettings, RunContextWrapper, 
 from agents.agent import ToolsToFinalOutputResult
 
 from desktop.chat.agent_context import DesktopAgentContext
-from desktop.chat.tools.catalog import client_tool_names
+from desktop.chat.tools.catalog import client_tool_names, hosted_tool_names
 from desktop.chat.tools.registry import ToolRegistry
 from desktop.store.assistants import Assistant
 
@@ -20,8 +20,12 @@ def build_agent(
     registry: ToolRegistry,
     *,
     with_tools: bool = True,
+    hosted: bool = False,
 ) -> Agent[DesktopAgentContext]:
-    tools: list[Tool] = registry.tools(assistant.tools) if with_tools else []
+    """`hosted`: the provider is OpenAI's Responses API, where OpenAI's own tools run (anywhere
+    else they would fail the request, so they are left out)."""
+    names = [n for n in assistant.tools if hosted or n not in hosted_tool_names()]
+    tools: list[Tool] = registry.tools(names) if with_tools else []
     in_page = sorted(client_tool_names() & {t.name for t in tools})
     return Agent[DesktopAgentContext](
         name=assistant.name or "Assistant",

@@ -48,6 +48,7 @@ from desktop.chat.agent_context import DesktopAgentContext
 from desktop.chat.choices import ChatChoice
 from desktop.chat.converter import DesktopConverter, sendable_attachments
 from desktop.chat.history import AssistantIds, History, user_text
+from desktop.chat.images import StoredImages
 from desktop.chat.models import ModelCatalog
 from desktop.chat.protocol import parse_request
 from desktop.chat.provider import ProviderClients, rejects_tools, translate
@@ -180,7 +181,13 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             )
             with_tools = bool(assistant.tools) and (cfg.base_url, cfg.model) not in self._toolless
             while True:
-                agent = build_agent(assistant, cfg.model, self.tools, with_tools=with_tools)
+                agent = build_agent(
+                    assistant,
+                    cfg.model,
+                    self.tools,
+                    with_tools=with_tools,
+                    hosted=cfg.api == "responses" and cfg.is_openai,
+                )
                 agent_context = DesktopAgentContext(
                     thread=thread,
                     store=self.store,
@@ -196,7 +203,8 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                 )
                 try:
                     safe = AnnotationSafeResult(result).as_result()
-                    async for event in stream_agent_response(agent_context, safe):
+                    images = StoredImages(self.db.attachments, thread.id, context)
+                    async for event in stream_agent_response(agent_context, safe, converter=images):
                         yield with_sources(ids(event), agent_context.sources)
                 except openai.BadRequestError as exc:
                     untouched = not ids.streamed_text and not agent_context.tools_used

@@ -181,6 +181,26 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             raise NotFoundError(f"Attachment {attachment_id} not found")
         return done
 
+    async def save_generated(
+        self, thread_id: str, name: str, mime_type: str, data: bytes, context: RequestContext
+    ) -> Attachment:
+        """Keep bytes the model made (a generated image) as a file of the chat, like an upload:
+        on disk, checked, and deleted with the chat."""
+        created = await self.create_attachment(
+            AttachmentCreateParams(name=name, size=len(data), mime_type=mime_type), context
+        )
+
+        async def body() -> AsyncIterator[bytes]:
+            yield data
+
+        done = await self.write_attachment_file(created.id, body())
+
+        def w(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE attachments SET thread_id = ? WHERE id = ?", (thread_id, created.id))
+
+        await self.database.write(w)
+        return done
+
     async def attachment_file(self, attachment_id: str) -> tuple[Attachment, Path]:
         """An uploaded attachment and the path of its bytes; NotFoundError if not uploaded."""
         path = self.file_path(attachment_id)

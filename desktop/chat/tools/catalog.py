@@ -18,6 +18,8 @@ class ToolInfo:
     icon: str = "bolt"
     # Runs in the page: the turn waits for the page's answer.
     client: bool = False
+    # Runs at OpenAI (Responses API only).
+    hosted: bool = False
 
 
 CATALOG: dict[str, ToolInfo] = {
@@ -49,6 +51,36 @@ CATALOG: dict[str, ToolInfo] = {
             done="Read the page",
             failed="Couldn't read the page",
             icon="globe",
+        ),
+        ToolInfo(
+            name="web_search",
+            label="Web search (OpenAI)",
+            description="Searches the web, through OpenAI.",
+            running="Searching the web…",
+            done="Searched the web",
+            failed="Couldn't search the web",
+            icon="globe",
+            hosted=True,
+        ),
+        ToolInfo(
+            name="code_interpreter",
+            label="Code interpreter (OpenAI)",
+            description="Runs Python in a sandbox at OpenAI.",
+            running="Running code…",
+            done="Ran code",
+            failed="Couldn't run code",
+            icon="square-code",
+            hosted=True,
+        ),
+        ToolInfo(
+            name="image_generation",
+            label="Image generation (OpenAI)",
+            description="Draws images; they are kept with the chat.",
+            running="Drawing an image…",
+            done="Drew an image",
+            failed="Couldn't draw an image",
+            icon="images",
+            hosted=True,
         ),
         ToolInfo(
             name="set_theme",
@@ -105,7 +137,24 @@ def step_info(tool_name: str) -> ToolInfo:
     )
 
 
-def catalog_view() -> list[dict[str, str]]:
+HOSTED_UNAVAILABLE = (
+    "Needs OpenAI's Responses API (provider OpenAI, API flavour Responses); with other "
+    "providers it is left out and the rest of the assistant works as usual."
+)
+
+
+def hosted_tool_names() -> set[str]:
+    return {i.name for i in CATALOG.values() if i.hosted}
+
+
+def catalog_view(hosted_available: bool) -> list[dict[str, str | bool]]:
     return [
-        {"name": i.name, "label": i.label, "description": i.description} for i in CATALOG.values()
+        {
+            "name": i.name,
+            "label": i.label,
+            "description": i.description,
+            "available": hosted_available or not i.hosted,
+            "note": "" if hosted_available or not i.hosted else HOSTED_UNAVAILABLE,
+        }
+        for i in CATALOG.values()
     ]

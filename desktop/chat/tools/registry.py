@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from agents import FunctionTool, Tool
+from agents import CodeInterpreterTool, ImageGenerationTool, Tool, WebSearchTool
 
 from desktop.chat.tools import client_tools, current_time, read_web_page, search_chats
 from desktop.chat.tools.catalog import CATALOG
 
-_BUILDERS: dict[str, Callable[[], FunctionTool]] = {
+_BUILDERS: dict[str, Callable[[], Tool]] = {
+    # Hosted at OpenAI: the agent builder offers them only on OpenAI's Responses API.
+    "web_search": lambda: WebSearchTool(),
+    "code_interpreter": lambda: CodeInterpreterTool(
+        tool_config={"type": "code_interpreter", "container": {"type": "auto"}}
+    ),
+    "image_generation": lambda: ImageGenerationTool(
+        tool_config={"type": "image_generation", "partial_images": 2}
+    ),
     "search_chats": search_chats.build,
     "current_time": current_time.build,
     "read_web_page": read_web_page.build,
@@ -21,7 +29,7 @@ _BUILDERS: dict[str, Callable[[], FunctionTool]] = {
 
 
 class ToolRegistry:
-    def __init__(self, builders: dict[str, Callable[[], FunctionTool]] | None = None) -> None:
+    def __init__(self, builders: dict[str, Callable[[], Tool]] | None = None) -> None:
         """The app's tools, or (`builders`) a set of one's own, as the runtime tests use."""
         if builders is None:
             builders = _BUILDERS

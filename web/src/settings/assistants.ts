@@ -16,6 +16,8 @@ interface ToolInfo {
   name: string;
   label: string;
   description: string;
+  available: boolean;
+  note: string;
 }
 
 async function call(path: string, init: RequestInit = {}): Promise<Obj> {
@@ -93,11 +95,13 @@ export class AssistantsEditor {
     this.name.value = assistant?.name ?? "";
     this.instructions.value = assistant?.instructions ?? "You are a helpful assistant.";
     this.model.value = assistant?.model ?? "";
-    const chosen = new Set(assistant ? assistant.tools : this.tools.map((t) => t.name));
+    // A new assistant starts with every tool that works with the current provider.
+    const chosen = new Set(assistant ? assistant.tools : this.tools.filter((t) => t.available).map((t) => t.name));
     this.toolBoxes.replaceChildren(h("legend", {}, "Tools it may use"), ...this.tools.map((t) => {
       const box = h("input", { type: "checkbox", name: "assistant-tool", value: t.name });
       box.checked = chosen.has(t.name);
-      return h("label", { class: "check" }, box, h("span", {}, h("strong", {}, t.label), ` — ${t.description}`));
+      return h("label", { class: "check" }, box, h("span", {}, h("strong", {}, t.label), ` — ${t.description}`,
+        t.available ? "" : h("span", { class: "hint tool-note" }, ` ${t.note}`)));
     }));
     this.formError.textContent = "";
     this.form.hidden = false;
