@@ -138,7 +138,7 @@ def test_feedback_is_recorded(server: LiveServer) -> None:
     assert (
         server.call("items.feedback", thread_id=thread_id, item_ids=[answer], kind="positive") == {}
     )
-    assert asyncio.run(server.store.load_feedback(thread_id)) == {answer: "positive"}
+    assert asyncio.run(server.store.feedback.load(thread_id)) == {answer: "positive"}
 
 
 def test_text_and_image_attachments_reach_the_model(

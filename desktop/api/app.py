@@ -136,7 +136,7 @@ def create_app(
     app.state.desktop = state
     app.add_middleware(GuardMiddleware, guard=guard)
     app.include_router(
-        settings_router(service, chat.clients, data_dir=paths.data, log_file=lambda: log_file)
+        settings_router(service, chat.models, data_dir=paths.data, log_file=lambda: log_file)
     )
     app.include_router(shell_router(on_focus))
     app.mount("/assets", StaticFiles(directory=UI_DIR / "assets", check_dir=False), name="assets")

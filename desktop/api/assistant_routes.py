@@ -45,10 +45,9 @@ def assistant_router(
     async def list_assistants() -> dict[str, Any]:
         from desktop.chat.tools.catalog import catalog_view
 
-        cfg = config()
         return {
             "assistants": [a.view() for a in await (await assistants()).list()],
-            "tools": catalog_view(hosted_available=cfg.api == "responses" and cfg.is_openai),
+            "tools": catalog_view(hosted_available=config().runs_hosted_tools),
         }
 
     @router.post("/api/assistants", status_code=201)

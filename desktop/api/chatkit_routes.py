@@ -74,14 +74,14 @@ def chatkit_router(
         # The protocol saves feedback but never returns it; the built-in client shows it again.
         db = await stores.get()
         await db.load_thread(thread_id, context_for_store)
-        return {"feedback": await db.load_feedback(thread_id)}
+        return {"feedback": await db.feedback.load(thread_id)}
 
     @router.delete("/api/threads/{thread_id}/feedback/{item_id}", status_code=204)
     @not_found_is_404
     async def clear_feedback(thread_id: str, item_id: str) -> Response:
         db = await stores.get()
         await db.load_thread(thread_id, context_for_store)
-        await db.clear_feedback(thread_id, item_id)
+        await db.feedback.clear(thread_id, item_id)
         return Response(status_code=204)
 
     return router

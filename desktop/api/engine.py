@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from desktop.chat.models import ModelCatalog
-    from desktop.chat.provider import ProviderClients
     from desktop.chat.server import DesktopChatServer
     from desktop.settings.config import ProviderConfig
     from desktop.store.chat_store import SQLiteStore
@@ -100,9 +99,6 @@ class ChatEngine:
         self.start()
         assert self._task is not None
         return await asyncio.shield(self._task)
-
-    async def clients(self) -> ProviderClients:
-        return (await self.server()).clients
 
     async def models(self) -> ModelCatalog:
         return (await self.server()).models

@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from desktop.api.errors import error_json, parse_body
-from desktop.errors import ProviderError
 from desktop.settings.config import (
     ENV_API,
     ENV_BASE_URL,
@@ -25,7 +24,7 @@ from desktop.settings.config import (
 from desktop.settings.service import SettingsInvalid, SettingsService
 
 if TYPE_CHECKING:
-    from desktop.chat.provider import ProviderClients
+    from desktop.chat.models import ModelCatalog
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class SettingsUpdate(BaseModel):
 
 def settings_router(
     service: SettingsService,
-    clients: Callable[[], Awaitable[ProviderClients]],
+    models: Callable[[], Awaitable[ModelCatalog]],
     *,
     data_dir: Path,
     log_file: Callable[[], Path | None],
@@ -87,7 +86,7 @@ def settings_router(
         # not be able to send it anywhere else by testing another URL.
         same_place = candidate.base_url == service.effective().base_url
         cfg = provider_config(candidate, typed or (saved if same_place else None))
-        result = await _probe(await clients(), cfg)
+        result = await _probe(await models(), cfg)
         if not result["ok"] and saved and not typed and not same_place:
             result["message"] += (
                 " The saved key is only sent to the saved address: save this address first, "
@@ -96,8 +95,8 @@ def settings_router(
         return result
 
     @router.get("/api/models")
-    async def models() -> Response:
-        result = await _probe(await clients(), service.provider_config())
+    async def list_models() -> Response:
+        result = await _probe(await models(), service.provider_config())
         if not result["ok"]:
             return error_json(502, "provider_error", result["message"])
         return JSONResponse({"models": result["models"]})
@@ -109,33 +108,14 @@ def _invalid(exc: SettingsInvalid) -> JSONResponse:
     return error_json(400, exc.code, exc.message, exc.fields)
 
 
-async def _probe(clients: ProviderClients, cfg: ProviderConfig) -> dict[str, Any]:
-    """List the provider's models: the cheapest call that proves the URL and the key work."""
-    import openai
-
-    from desktop.chat.provider import translate
-
+async def _probe(models: ModelCatalog, cfg: ProviderConfig) -> dict[str, Any]:
+    """Test connection: list the provider's models, now (not from the composer's cache)."""
+    found = await models.fetch(cfg, timeout_s=15)
+    if not found.listed:
+        return {"ok": False, "message": found.message, "models": []}
     host = urlsplit(cfg.base_url).netloc
-    try:
-        client = clients.client(cfg).with_options(timeout=min(cfg.timeout_s, 15), max_retries=0)
-        page = await client.models.list()
-        names = sorted(m.id for m in page.data)
-    except ProviderError as exc:
-        return {"ok": False, "message": exc.message, "models": []}
-    except openai.NotFoundError:
-        return {
-            "ok": False,
-            "models": [],
-            "message": f"{host} has no models list at {cfg.base_url}/models (404). Check the base URL.",
-        }
-    except (openai.OpenAIError, ValueError) as exc:
-        error = translate(exc, cfg, streamed=False)
-        return {
-            "ok": False,
-            "message": error.message if error else f"{host} failed: {type(exc).__name__}.",
-            "models": [],
-        }
-    note = "" if not names or cfg.model in names else f" The model '{cfg.model}' is not among them."
+    names = list(found.models)
+    note = "" if cfg.model in names else f" The model '{cfg.model}' is not among them."
     return {
         "ok": True,
         "message": f"Connected to {host}: {len(names)} models available.{note}",

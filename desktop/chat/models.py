@@ -36,28 +36,38 @@ class ModelCatalog:
         # Keyed by a digest: the key itself is never held anywhere but the client.
         return hashlib.sha256(f"{cfg.base_url}\0{cfg.api_key or ''}".encode()).hexdigest()
 
+    async def fetch(self, cfg: ProviderConfig, *, timeout_s: float = _LIST_TIMEOUT_S) -> ModelList:
+        """Ask the provider now: the cheapest call that proves the URL and the key work."""
+        host = urlsplit(cfg.base_url).netloc or cfg.base_url
+        try:
+            client = self._clients.client(cfg).with_options(
+                timeout=min(cfg.timeout_s, timeout_s), max_retries=0
+            )
+            page = await client.models.list()
+            names = sorted({m.id for m in page.data})
+        except ProviderError as exc:
+            return ModelList((cfg.model,), listed=False, message=exc.message)
+        except openai.NotFoundError:
+            return ModelList(
+                (cfg.model,),
+                listed=False,
+                message=f"{host} has no models list at {cfg.base_url}/models (404). Check the base URL.",
+            )
+        except (openai.OpenAIError, ValueError) as exc:
+            error = translate(exc, cfg, streamed=False)
+            message = error.message if error else f"{host} failed: {type(exc).__name__}."
+            return ModelList((cfg.model,), listed=False, message=message)
+        if not names:
+            return ModelList((cfg.model,), listed=False, message=f"{host} listed no models.")
+        return ModelList(tuple(names), listed=True)
+
     async def list(self, cfg: ProviderConfig) -> ModelList:
+        """`fetch`, remembered for a minute when it worked."""
         key = self._key(cfg)
         cached = self._cache.get(key)
         if cached and time.monotonic() - cached[0] < CACHE_S:
             return cached[1]
-        try:
-            client = self._clients.client(cfg).with_options(
-                timeout=min(cfg.timeout_s, _LIST_TIMEOUT_S), max_retries=0
-            )
-            page = await client.models.list()
-            names = sorted({m.id for m in page.data})
-            found = ModelList(tuple(names), listed=bool(names))
-            if not names:
-                found = ModelList(
-                    (cfg.model,), listed=False, message="The provider listed no models."
-                )
-        except ProviderError as exc:
-            found = ModelList((cfg.model,), listed=False, message=exc.message)
-        except (openai.OpenAIError, ValueError) as exc:
-            error = translate(exc, cfg, streamed=False)
-            message = error.message if error else f"Listing models failed: {type(exc).__name__}."
-            found = ModelList((cfg.model,), listed=False, message=message)
+        found = await self.fetch(cfg)
         if found.listed:
             self._cache[key] = (time.monotonic(), found)
         return found

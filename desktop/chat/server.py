@@ -186,7 +186,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                     cfg.model,
                     self.tools,
                     with_tools=with_tools,
-                    hosted=cfg.api == "responses" and cfg.is_openai,
+                    hosted=cfg.runs_hosted_tools,
                 )
                 agent_context = DesktopAgentContext(
                     thread=thread,
@@ -258,7 +258,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
     ) -> None:
-        await self.db.save_feedback(thread_id, item_ids, feedback)
+        await self.db.feedback.save(thread_id, item_ids, feedback)
 
     async def transcribe(
         self, audio_input: AudioInput, context: RequestContext

@@ -148,6 +148,12 @@ class ProviderConfig:
     def is_openai(self) -> bool:
         return urlsplit(self.base_url).hostname == "api.openai.com"
 
+    @property
+    def runs_hosted_tools(self) -> bool:
+        """OpenAI's own tools (web search, code interpreter, images) exist only in its
+        Responses API."""
+        return self.api == "responses" and self.is_openai
+
 
 def apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
     """Environment variables win over the settings file."""

@@ -24,6 +24,7 @@ from desktop.store.attachment_store import (
 from desktop.store.attachment_store import AttachmentFiles
 from desktop.store.connections import Database
 from desktop.store.entities import Entities
+from desktop.store.feedback import Feedback
 from desktop.store.migrations import Migration
 from desktop.store.records import (
     ID_PREFIXES,
@@ -66,6 +67,8 @@ class SQLiteStore(Store[RequestContext]):
         self.search = ChatSearch(self.database)
         # What `@` can mention: chats and files.
         self.entities = Entities(self.database, self.search)
+        # Thumbs up/down, which the protocol saves but never returns.
+        self.feedback = Feedback(self.database)
 
     def open(self) -> None:
         """Create or migrate the file. Idempotent and thread-safe; raises StoreError clearly."""
@@ -231,37 +234,6 @@ class SQLiteStore(Store[RequestContext]):
             db.execute("DELETE FROM items WHERE thread_id = ? AND id = ?", (thread_id, item_id))
 
         await self.database.write(w)
-
-    async def save_feedback(self, thread_id: str, item_ids: list[str], kind: str) -> None:
-        def w(db: sqlite3.Connection) -> None:
-            if db.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
-                raise NotFoundError(f"Thread {thread_id} not found")
-            now = time.time()
-            db.executemany(
-                "INSERT INTO feedback (thread_id, item_id, kind, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (thread_id, item_id) DO UPDATE SET kind = excluded.kind, "
-                "created_at = excluded.created_at",
-                [(thread_id, item_id, kind, now) for item_id in item_ids],
-            )
-
-        await self.database.write(w)
-
-    async def clear_feedback(self, thread_id: str, item_id: str) -> None:
-        def w(db: sqlite3.Connection) -> None:
-            db.execute(
-                "DELETE FROM feedback WHERE thread_id = ? AND item_id = ?", (thread_id, item_id)
-            )
-
-        await self.database.write(w)
-
-    async def load_feedback(self, thread_id: str) -> dict[str, str]:
-        def q(db: sqlite3.Connection) -> dict[str, str]:
-            rows = db.execute(
-                "SELECT item_id, kind FROM feedback WHERE thread_id = ?", (thread_id,)
-            )
-            return {r[0]: r[1] for r in rows}
-
-        return await self.database.read(q)
 
     # ------------------------------------------------------------------ attachments (metadata)
 

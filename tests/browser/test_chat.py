@@ -43,7 +43,7 @@ def test_send_streams_and_persists_after_reload(
     )
     thread_id = server.call("threads.list", limit=1)["data"][0]["id"]
     with ThreadPoolExecutor(1) as pool:
-        feedback = pool.submit(asyncio.run, server.store.load_feedback(thread_id)).result()
+        feedback = pool.submit(asyncio.run, server.store.feedback.load(thread_id)).result()
     assert list(feedback.values()) == ["positive"]
     page.reload()
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
