@@ -1,9 +1,7 @@
-// ChatKit Desktop page: chooses the chat interface, and runs onboarding and Settings.
+// ChatKit Desktop page: boot, onboarding and Settings; chat-host.ts shows the chat.
 import "./style.css";
 
-import { loadOffer } from "./chat/choices";
-import { ChatView } from "./chat/view";
-import { type ChatKitModeSettings, GREETING, PROMPTS, chatkitOptions, loadChatKit, mountChatKit } from "./chatkit-mode";
+import { ChatHost } from "./chat-host";
 import { makeClientTools } from "./client-tools";
 import { AssistantsEditor } from "./settings/assistants";
 
@@ -12,11 +10,6 @@ type Obj = { [key: string]: any };
 // Provider presets come from the server with the settings.
 let presets: Record<string, { base_url: string; api: string }> = {};
 const FIELDS = ["provider", "base_url", "api", "model", "theme", "chat_interface"];
-// How long Auto waits for OpenAI's script before using the built-in client, and how long a
-// background retry waits once it is known to be unreachable.
-const CHATKIT_TIMEOUT_MS = 4000;
-const CHATKIT_RETRY_MS = 20000;
-const UNREACHABLE_KEY = "chatkit-unreachable";
 
 // The page's own elements, found once at start-up, before any reply is on the page: whatever a
 // reply contains can never stand in for one of them.
@@ -120,108 +113,31 @@ function render(view: Obj): void {
   applyTheme(s.theme);
 }
 
-let mounted: string | null = null;
-
-function rememberUnreachable(unreachable: boolean): void {
-  // The web view forgets its storage on exit, so the app keeps this for the next launch too.
-  if (unreachable) sessionStorage.setItem(UNREACHABLE_KEY, "1");
-  else sessionStorage.removeItem(UNREACHABLE_KEY);
-  void api("/api/ui-state", { method: "PUT", body: JSON.stringify({ chatkit_unreachable: unreachable }) }).catch(() => undefined);
-}
-
-async function knownUnreachable(): Promise<boolean> {
-  if (sessionStorage.getItem(UNREACHABLE_KEY) === "1") return true;
-  try {
-    return Boolean((await api("/api/ui-state")).chatkit_unreachable);
-  } catch {
-    return false;
-  }
-}
-
-// Offers the chat's composer the current assistants and models (after Settings changed them).
-let refreshComposer: () => void = () => undefined;
-
 // The assistant's set_theme tool: saved like the setting, and shown at once.
 async function setThemeFromChat(theme: string): Promise<void> {
   await api("/api/settings", { method: "PUT", body: JSON.stringify({ settings: { theme } }) });
   field("theme").value = theme;
   applyTheme(theme);
-  refreshComposer();
-}
-const clientTools = makeClientTools(setThemeFromChat);
-
-function mountBuiltIn(host: HTMLElement, view: Obj): void {
-  const chat = new ChatView(host, { greeting: GREETING, prompts: PROMPTS, clientTools, log: report, attachments: view.attachments });
-  refreshComposer = () => chat.refreshPickers();
-  document.body.dataset.chat = "builtin";
+  chat.refresh();
 }
 
-async function mountOfficial(host: HTMLElement, view: Obj): Promise<void> {
-  const s = view.settings;
-  const { token } = await api("/api/session");
-  const modeSettings = async (): Promise<ChatKitModeSettings> => ({
-    domainKey: s.domain_key, dark: isDark(field("theme").value || s.theme), token, attachments: view.attachments,
-    offer: await loadOffer(), clientTools,
-  });
-  let element: ReturnType<typeof mountChatKit> | null = null;
-  const openChat = (threadId: string) => void element?.setThreadId(threadId);
-  element = mountChatKit(host, chatkitOptions(await modeSettings(), report, openChat), report);
-  refreshComposer = () => void modeSettings().then((m) => element?.setOptions(chatkitOptions(m, report, openChat)));
-}
-
-async function mountChat(view: Obj): Promise<void> {
-  const s = view.settings;
-  const host = $("chat-host");
-  const wanted = s.chat_interface as string;
-  if (mounted === wanted) return;
-  mounted = wanted;
-  if (wanted === "auto" && (await knownUnreachable())) {
-    // Offline last time: don't make the user wait for the CDN again. Try it in the background,
-    // and use it from the next launch on if it loads.
-    banner("Using the built-in chat: OpenAI's ChatKit interface couldn't be reached last time.");
-    mountBuiltIn(host, view);
-    void loadChatKit(CHATKIT_RETRY_MS).then((loaded) => {
-      if (!loaded) return;
-      rememberUnreachable(false);
-      banner("OpenAI's ChatKit interface is reachable again; it will be used the next time the app opens.");
-    });
-    return;
-  }
-  if (wanted !== "builtin") {
-    // Never a blank window while OpenAI's script is tried.
-    const waiting = document.createElement("p");
-    waiting.className = "loading";
-    waiting.textContent = "Loading the chat…";
-    host.replaceChildren(waiting);
-    const loaded = await loadChatKit(CHATKIT_TIMEOUT_MS);
-    if (loaded) {
-      await mountOfficial(host, view);
-      banner(null);
-      document.body.dataset.chat = "chatkit";
-      return;
-    }
-    if (wanted === "auto") rememberUnreachable(true);
-    banner(wanted === "chatkit"
-      ? "OpenAI's ChatKit interface couldn't be loaded (no connection to OpenAI?), so the built-in chat is shown."
-      : "Using the built-in chat: OpenAI's ChatKit interface didn't load within a few seconds.");
-    report("warning", "ChatKit script did not load; using the built-in client", "mode");
-  } else {
-    banner(null);
-  }
-  mountBuiltIn(host, view);
-}
+const chat = new ChatHost({
+  host: $("chat-host"), api, banner, report,
+  dark: () => isDark(field("theme").value),
+  clientTools: makeClientTools(setThemeFromChat),
+});
 
 async function load(): Promise<void> {
   const view = await api("/api/settings");
   render(view);
   show(view.needs_onboarding ? "settings" : "home");
-  await mountChat(view);
+  await chat.mount(view);
   document.body.dataset.ready = "true";
   // The launch measures time to a usable window by this.
   void fetch("/api/page/ready", { method: "POST" }).catch(() => undefined);
 }
 
-const assistantsEditor = new AssistantsEditor(() => refreshComposer());
+const assistantsEditor = new AssistantsEditor(() => chat.refresh());
 $("assistants-host").replaceChildren(assistantsEditor.element);
 
 function wire(): void {
@@ -284,8 +200,8 @@ function wire(): void {
       $("save-result").textContent = "Saved.";
       if (!view.needs_onboarding) {
         show("home");
-        await mountChat(view);
-        refreshComposer(); // the provider's model list may have changed
+        await chat.mount(view);
+        chat.refresh(); // the provider's model list may have changed
       }
     } catch (e) {
       showErrors((e as Error & { fields?: Obj }).fields || {});
