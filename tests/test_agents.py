@@ -386,7 +386,7 @@ def test_the_composer_offers_assistants_and_models(
 def test_the_composer_falls_back_to_the_configured_model(
     server: LiveServer, provider: FakeProvider
 ) -> None:
-    provider.fail(Fault("status", status=503))
+    provider.fail(Fault("status", status=503, models_list=True))
     offer = server.client.get("/api/composer").json()
     assert offer["models"] == ["fake-model"] and offer["models_listed"] is False
     assert "503" in offer["models_message"]

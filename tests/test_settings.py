@@ -221,7 +221,7 @@ def check_connection_tests(server: LiveServer, provider: FakeProvider) -> None:
     assert ok["message"] == f"Connected to 127.0.0.1:{provider.port}: 2 models available."
     missing = test({"settings": {"base_url": provider.base_url, "model": "gpt-9"}})
     assert missing["ok"] and "The model 'gpt-9' is not among them." in missing["message"]
-    provider.fail(Fault("status", status=401, include_titles=True))
+    provider.fail(Fault("status", status=401, models_list=True))
     rejected = test(
         {"settings": {"base_url": provider.base_url}, "api_key": "sk-wrong-key-00000000"}
     )

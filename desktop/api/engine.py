@@ -80,6 +80,8 @@ class ChatEngine:
         self._stores = stores
         self._config = config
         self._task: asyncio.Task[DesktopChatServer] | None = None
+        # Set once the server is built or has failed: for callers outside the event loop.
+        self.ready = threading.Event()
 
     def start(self) -> None:
         if self._task is None:
@@ -93,7 +95,10 @@ class ChatEngine:
 
             return DesktopChatServer(store, self._config)
 
-        return await asyncio.to_thread(build)
+        try:
+            return await asyncio.to_thread(build)
+        finally:
+            self.ready.set()
 
     async def server(self) -> DesktopChatServer:
         self.start()

@@ -38,6 +38,9 @@ class Fault:
     include_titles: bool = False
     # Only for a request that sends tool results back (the second step of a tool call).
     with_tool_output: bool = False
+    # For the models list (GET /v1/models) instead of a chat request: the page asks for the
+    # list at moments a test doesn't control, and must not use up a fault meant for a reply.
+    models_list: bool = False
 
 
 @dataclass
@@ -141,11 +144,15 @@ class FakeProvider:
 
     # -------- used by the handler
 
-    def _next_fault(self, is_title: bool, body: dict[str, Any] | None = None) -> Fault | None:
+    def _next_fault(
+        self, is_title: bool, body: dict[str, Any] | None = None, models_list: bool = False
+    ) -> Fault | None:
         with self._lock:
             if not self.faults:
                 return None
             fault = self.faults[0]
+            if fault.models_list != models_list:
+                return None
             if is_title and not fault.include_titles:
                 return None
             if fault.with_tool_output and not tool_outputs(body or {}):
@@ -286,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.requests.append(
                 Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, {})
             )
-            fault = self.fake._next_fault(is_title=False)
+            fault = self.fake._next_fault(is_title=False, models_list=True)
             if fault and fault.kind == "status":
                 self._json(
                     fault.status,

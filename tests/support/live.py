@@ -71,8 +71,10 @@ class LiveServer:
     def start(self) -> LiveServer:
         self.thread.start()
         for _ in range(500):
-            # Serving, with the chat store (built in the background) ready for direct use.
-            if self.server.started and self.app.state.desktop.stores.ready.wait(30):
+            # Serving, with the chat store and the chat engine (both built in the background)
+            # ready: a test's first turn then doesn't also pay for building them.
+            state = self.app.state.desktop
+            if self.server.started and state.stores.ready.wait(30) and state.chat.ready.wait(30):
                 return self
             threading.Event().wait(0.01)
         raise RuntimeError("server did not start")

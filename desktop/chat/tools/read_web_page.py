@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-import html_text
 from agents import FunctionTool, RunContextWrapper
 from chatkit.types import ProgressUpdateEvent, URLSource
 
@@ -23,6 +22,8 @@ def readable(page: Page) -> tuple[str, str]:
     raw = page.body.decode("utf-8", errors="replace")
     if page.content_type == "text/plain":
         return "", raw
+    import html_text  # lxml underneath: loaded on the first page read, not with the chat server
+
     tree = html_text.parse_html(raw)
     title = " ".join((tree.findtext(".//title") or "").split())
     for node in tree.xpath(_BOILERPLATE):

@@ -93,8 +93,10 @@ export class ChatView {
         items.push(...page.data);
       }
       this.transcript.feedbackKinds = await this.loadFeedback(threadId);
-      this.state = loadThread(thread, items);
+      // Nothing awaits between the new state and drawing it: a frame drawn in between would
+      // use up the state's changes before the transcript is reset.
       this.pickers.set(await choice);
+      this.state = loadThread(thread, items);
       this.transcript.reset();
       this.render();
       this.history.render();
