@@ -32,6 +32,10 @@ class Paths:
         return self.data / "ui-state.json"
 
     @property
+    def mcp_config(self) -> Path:
+        return self.data / "mcp.json"
+
+    @property
     def attachments(self) -> Path:
         return self.data / "attachments"
 

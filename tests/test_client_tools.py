@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.mcp_helpers import answer, card_text, cards
 from tests.support.fake_provider import FakeProvider, tool_outputs
 from tests.support.live import LiveServer
 
@@ -25,13 +26,17 @@ def start(server: LiveServer, assistant: str, text: str) -> tuple[str, list[dict
     return events[0]["thread"]["id"], events
 
 
-def pending_call(events: list[dict[str, Any]]) -> dict[str, Any]:
-    (call,) = [
+def pending_calls(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
         e["item"]
         for e in events
         if e["type"] == "thread.item.done" and e["item"]["type"] == "client_tool_call"
     ]
-    return call  # type: ignore[no-any-return]
+
+
+def pending_call(events: list[dict[str, Any]]) -> dict[str, Any]:
+    (call,) = pending_calls(events)
+    return call
 
 
 def test_a_page_tool_pauses_the_turn_and_the_result_resumes_it(
@@ -71,7 +76,10 @@ def test_two_page_tool_calls_in_a_thread_keep_their_own_ids(
     helper = make_assistant(server, ["copy_to_clipboard", "open_link"])
     provider.call_tools(("copy_to_clipboard", {"text": "hello"}))
     thread_id, events = start(server, helper, "Copy hello")
-    first = pending_call(events)
+    # Tools that act outside the chat ask first; once approved, the page gets the call.
+    (card,) = cards(events)
+    assert "Copy to the clipboard" in card_text(card) and pending_calls(events) == []
+    first = pending_call(answer(server, thread_id, card, "approve"))
     provider.reply("Copied.")
     server.stream("threads.add_client_tool_output", thread_id=thread_id, result={"ok": True})
     provider.call_tools(("open_link", {"url": "https://example.org/"}))
@@ -84,7 +92,8 @@ def test_two_page_tool_calls_in_a_thread_keep_their_own_ids(
             "inference_options": {},
         },
     )
-    second = pending_call(events)
+    (card,) = cards(events)
+    second = pending_call(answer(server, thread_id, card, "always"))
     assert second["id"] != first["id"]
     calls = [i for i in server.items(thread_id) if i["type"] == "client_tool_call"]
     assert [c["name"] for c in calls] == ["copy_to_clipboard", "open_link"]
@@ -94,6 +103,8 @@ def test_a_bad_link_is_refused_before_the_page_sees_it(
     server: LiveServer, provider: FakeProvider
 ) -> None:
     helper = make_assistant(server, ["open_link"])
+    body = {"settings": {"tool_policies": {"open_link": "allow"}}}
+    assert server.client.put("/api/settings", content=json.dumps(body)).status_code == 200
     provider.call_tools(("open_link", {"url": "file:///etc/passwd"}))
     provider.reply("I can't open that.")
     _, events = start(server, helper, "Open my passwords")

@@ -25,6 +25,7 @@ from desktop.api.chatkit_routes import chatkit_router
 from desktop.api.engine import ChatEngine, StoreHandle
 from desktop.api.entity_routes import entity_router
 from desktop.api.errors import error_json, error_response
+from desktop.api.mcp_routes import mcp_router
 from desktop.api.security import (
     Guard,
     GuardMiddleware,
@@ -35,6 +36,7 @@ from desktop.api.settings_routes import settings_router
 from desktop.api.shell_routes import PageRoutes, page_router, shell_router
 from desktop.context import RequestContext
 from desktop.errors import DesktopError
+from desktop.mcp.hub import McpHub
 from desktop.paths import Paths, resolve_paths, ui_dir
 from desktop.profile import Profile
 from desktop.settings.service import SettingsService
@@ -69,6 +71,15 @@ class AppState:
         return self.stores.value
 
 
+async def _start_mcp(chat: ChatEngine, mcp: McpHub) -> None:
+    try:
+        await chat.server()
+    except Exception:
+        return  # the chat reports why it can't start; tools without it are of no use
+    await mcp.start()
+    await mcp.watch()
+
+
 def create_app(
     *,
     token: str,
@@ -100,7 +111,8 @@ def create_app(
     def keys_backend() -> str:
         return service.keys.backend
 
-    chat = ChatEngine(stores, service.provider_config)
+    mcp = McpHub(paths.mcp_config, paths.logs / "mcp")
+    chat = ChatEngine(stores, service.provider_config, mcp)
     codes = SignInCodes()
     ui_state = UiState(paths.ui_state)
     guard = Guard(token, port)
@@ -116,12 +128,16 @@ def create_app(
             chat.start()
         # Ask the key store now (keychain probing takes a moment): the first page needs it.
         warm_key = asyncio.create_task(asyncio.to_thread(lambda: (service.key(), keys_backend())))
+        # MCP servers start once the chat engine is up, so they never hold back the window.
+        servers = asyncio.create_task(_start_mcp(chat, mcp))
         try:
             yield
         finally:
             if warm_up_delay_s > 0:
                 later.cancel()
             warm_key.cancel()
+            servers.cancel()
+            await mcp.aclose()
             await chat.aclose()
             await stores.aclose()
 
@@ -165,6 +181,7 @@ def create_app(
     app.include_router(attachment_router(stores))
     app.include_router(assistant_router(stores, chat.models, service.provider_config))
     app.include_router(entity_router(stores))
+    app.include_router(mcp_router(mcp))
     app.include_router(
         page_router(
             PageRoutes(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from desktop.chat.models import ModelCatalog
     from desktop.chat.server import DesktopChatServer
+    from desktop.mcp.hub import McpHub
     from desktop.settings.config import ProviderConfig
     from desktop.store.chat_store import SQLiteStore
 
@@ -76,9 +77,15 @@ class StoreHandle:
 class ChatEngine:
     """The ChatKit server, built in the background from the store and the provider settings."""
 
-    def __init__(self, stores: StoreHandle, config: Callable[[], ProviderConfig]) -> None:
+    def __init__(
+        self,
+        stores: StoreHandle,
+        config: Callable[[], ProviderConfig],
+        mcp: McpHub | None = None,
+    ) -> None:
         self._stores = stores
         self._config = config
+        self.mcp = mcp
         self._task: asyncio.Task[DesktopChatServer] | None = None
         # Set once the server is built or has failed: for callers outside the event loop.
         self.ready = threading.Event()
@@ -93,7 +100,7 @@ class ChatEngine:
         def build() -> DesktopChatServer:
             from desktop.chat.server import DesktopChatServer
 
-            return DesktopChatServer(store, self._config)
+            return DesktopChatServer(store, self._config, mcp=self.mcp)
 
         try:
             return await asyncio.to_thread(build)

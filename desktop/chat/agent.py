@@ -3,13 +3,15 @@ registry (and the small agent that writes titles)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from agents import Agent, FunctionToolResult, ModelSettings, RunContextWrapper, Tool
+from agents import Agent, FunctionTool, FunctionToolResult, ModelSettings, RunContextWrapper, Tool
 from agents.agent import ToolsToFinalOutputResult
 
 from desktop.chat.agent_context import DesktopAgentContext
-from desktop.chat.tools.catalog import client_tool_names, hosted_tool_names
+from desktop.chat.tools.catalog import CATALOG, client_tool_names, hosted_tool_names
 from desktop.chat.tools.registry import ToolRegistry
 from desktop.store.assistants import Assistant
 
@@ -21,11 +23,19 @@ def build_agent(
     *,
     with_tools: bool = True,
     hosted: bool = False,
+    extra_tools: Sequence[Tool] = (),
+    blocked: Callable[[str], bool] = lambda _: False,
+    asks: Callable[[str], bool] = lambda _: False,
 ) -> Agent[DesktopAgentContext]:
     """`hosted`: the provider is OpenAI's Responses API, where OpenAI's own tools run (anywhere
-    else they would fail the request, so they are left out)."""
-    names = [n for n in assistant.tools if hosted or n not in hosted_tool_names()]
-    tools: list[Tool] = registry.tools(names) if with_tools else []
+    else they would fail the request, so they are left out). `extra_tools`: the MCP tools this
+    assistant may use; `blocked`: tools Settings says never to offer; `asks`: built-in tools
+    whose calls wait for the user's approval in this chat."""
+    names = [
+        n for n in assistant.tools if (hosted or n not in hosted_tool_names()) and not blocked(n)
+    ]
+    own = [_asking(t) if asks(t.name) else t for t in registry.tools(names)]
+    tools: list[Tool] = [*own, *extra_tools] if with_tools else []
     in_page = sorted(client_tool_names() & {t.name for t in tools})
     return Agent[DesktopAgentContext](
         name=assistant.name or "Assistant",
@@ -39,6 +49,14 @@ def build_agent(
     )
 
 
+def _asking(tool: Tool) -> Tool:
+    # A plain True, decided for this run: the SDK treats a callable policy as "ask" whenever
+    # argument parsing fills in defaults, which would make allowed tools ask too.
+    return (
+        dataclasses.replace(tool, needs_approval=True) if isinstance(tool, FunctionTool) else tool
+    )
+
+
 def _stop_for_the_page(
     context: RunContextWrapper[Any], results: list[FunctionToolResult]
 ) -> ToolsToFinalOutputResult:
@@ -46,6 +64,11 @@ def _stop_for_the_page(
     arguments) goes back to the model like any other tool result."""
     handed_over = getattr(context.context, "client_tool_call", None) is not None
     return ToolsToFinalOutputResult(is_final_output=handed_over, final_output=None)
+
+
+def builtin_labels() -> dict[str, tuple[str, str, str]]:
+    """Tool name -> (tool key, label, origin) of the built-in tools, for approval cards."""
+    return {name: (name, info.label, "Built-in tool") for name, info in CATALOG.items()}
 
 
 def title_agent(instructions: str, model: str) -> Agent[None]:

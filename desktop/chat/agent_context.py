@@ -27,3 +27,5 @@ class DesktopAgentContext(AgentContext[RequestContext]):
     sources: list[Any] = Field(default_factory=list)
     # Hosts on this machine or the local network that read_web_page may read (Settings).
     web_allowed_hosts: tuple[str, ...] = ()
+    # Public tool name -> (tool key, label, where it comes from) for the approval cards.
+    tool_labels: dict[str, tuple[str, str, str]] = Field(default_factory=dict)

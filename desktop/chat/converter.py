@@ -18,6 +18,7 @@ from chatkit.types import (
     CustomTask,
     ThreadItem,
     UserMessageTagContent,
+    WidgetItem,
     WorkflowItem,
 )
 from openai.types.responses import (
@@ -28,6 +29,7 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
+from desktop.chat.approval_cards import CARD_KEY as APPROVAL_CARD
 from desktop.errors import DesktopError
 from desktop.store import attachment_rules as rules
 from desktop.store.chat_store import SQLiteStore
@@ -142,6 +144,14 @@ class DesktopConverter(ThreadItemConverter):
             role="user",
             content=f"[Earlier in this chat, tools were used: {'; '.join(steps)}.]",
         )
+
+    async def widget_to_input(
+        self, item: WidgetItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        # An approval card reads as what was asked and decided, not as the card's JSON.
+        if getattr(item.widget, "key", None) == APPROVAL_CARD and item.copy_text:
+            return EasyInputMessageParam(type="message", role="user", content=f"[{item.copy_text}]")
+        return await super().widget_to_input(item)
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputTextParam:
         """A mentioned chat (its newest messages) or file (its start), as context for the model."""

@@ -24,6 +24,7 @@ ApiFlavour = Literal["responses", "chat_completions"]
 Provider = Literal["openai", "ollama", "lmstudio", "custom"]
 Theme = Literal["system", "light", "dark"]
 ChatInterface = Literal["auto", "chatkit", "builtin"]
+ToolPolicy = Literal["ask", "allow", "block"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-5-mini"
 
@@ -72,6 +73,11 @@ class Settings(BaseModel):
     # Hosts on this computer or the local network that read_web_page may read ("host" or
     # "host:port"); all other private addresses are refused.
     web_allowed_hosts: list[str] = Field(default_factory=list, max_length=50)
+    # Per tool ("copy_to_clipboard", "mcp:<server>/<tool>") or server ("mcp:<server>"): whether
+    # a call asks first, runs, or is never offered. Unlisted: MCP tools and tools that act ask.
+    tool_policies: dict[str, ToolPolicy] = Field(default_factory=dict, max_length=2000)
+    # Every tool call that isn't blocked asks first, whatever else is set.
+    always_ask_tools: bool = False
     # ChatKit's web component requires a domain key; any value works on localhost.
     domain_key: str = "domain_pk_localhost_dev"
 
@@ -79,6 +85,14 @@ class Settings(BaseModel):
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_url(value)
+
+    @field_validator("tool_policies")
+    @classmethod
+    def _tool_keys(cls, value: dict[str, ToolPolicy]) -> dict[str, ToolPolicy]:
+        for key in value:
+            if not key or len(key) > 200:
+                raise ValueError("tool names must be 1 to 200 characters")
+        return value
 
     @field_validator("model")
     @classmethod
@@ -139,6 +153,8 @@ class ProviderConfig:
     generate_titles: bool
     api_key: str | None = None
     web_allowed_hosts: tuple[str, ...] = ()
+    tool_policies: tuple[tuple[str, ToolPolicy], ...] = ()
+    always_ask_tools: bool = False
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
@@ -189,4 +205,6 @@ def provider_config(settings: Settings, api_key: str | None) -> ProviderConfig:
         generate_titles=settings.generate_titles,
         api_key=api_key or None,
         web_allowed_hosts=tuple(h.strip().lower() for h in settings.web_allowed_hosts if h.strip()),
+        tool_policies=tuple(sorted(settings.tool_policies.items())),
+        always_ask_tools=settings.always_ask_tools,
     )

@@ -8,6 +8,7 @@ that set `system_prompt` keep working.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sqlite3
 import time
@@ -22,6 +23,9 @@ from desktop.store.connections import Database
 DEFAULT_ID = "default"
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
 MAX_ASSISTANTS = 200
+# MCP tools an assistant may use: every server ("mcp:*"), one server ("mcp:files") or one tool
+# of a server ("mcp:files/read_file"). Servers come and go with mcp.json, so any name is kept.
+MCP_SELECTION = re.compile(r"^mcp:(\*|[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}(/[^\s/][^/]{0,127})?)$")
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,11 @@ class Assistants:
         self._known_tools = frozenset(known_tools)
         self._settings_prompt = settings_prompt
 
+    def _known(self, tool: str) -> bool:
+        return tool in self._known_tools or MCP_SELECTION.match(tool) is not None
+
     def _from_row(self, row: Row) -> Assistant:
-        tools = tuple(t for t in json.loads(row[4] or "[]") if t in self._known_tools)
+        tools = tuple(t for t in json.loads(row[4] or "[]") if self._known(t))
         return Assistant(
             id=row[0],
             name=row[1],
@@ -97,7 +104,7 @@ class Assistants:
         )
 
     def _check_tools(self, draft: AssistantDraft) -> list[str]:
-        unknown = [t for t in draft.tools if t not in self._known_tools]
+        unknown = [t for t in draft.tools if not self._known(t)]
         if unknown:
             raise InvalidRequestError(
                 f"Unknown tool: {unknown[0][:80]}.", fields={"tools": "Unknown tool."}

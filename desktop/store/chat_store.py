@@ -15,6 +15,7 @@ from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
 from desktop.context import RequestContext
 from desktop.store import attachment_rules as rules
+from desktop.store.approvals import PendingApprovals
 from desktop.store.attachment_store import (
     MAX_PENDING_UPLOADS as MAX_PENDING_UPLOADS,
 )
@@ -69,6 +70,7 @@ class SQLiteStore(Store[RequestContext]):
         self.entities = Entities(self.database, self.search)
         # Thumbs up/down, which the protocol saves but never returns.
         self.feedback = Feedback(self.database)
+        self.approvals = PendingApprovals(self.database)
 
     def open(self) -> None:
         """Create or migrate the file. Idempotent and thread-safe; raises StoreError clearly."""

@@ -194,6 +194,49 @@ def m003_search_index(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_tool_approvals(db: sqlite3.Connection) -> None:
+    # A run paused for the user's approval, kept apart from the thread (its state holds the
+    # turn's whole input, attachments included, and is read only when a card is answered).
+    # Answered and expired runs stay (without their state) so a late click can be told why.
+    db.execute(
+        """
+        CREATE TABLE pending_runs (
+            id TEXT PRIMARY KEY,
+            thread_id TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+            state TEXT NOT NULL,
+            assistant_id TEXT,
+            model TEXT,
+            created_at REAL NOT NULL,
+            -- 'waiting', then 'resumed' (claimed once) or 'expired'; the state is cleared then.
+            status TEXT NOT NULL DEFAULT 'waiting'
+        )
+        """
+    )
+    db.execute("CREATE INDEX pending_runs_by_thread ON pending_runs (thread_id)")
+    # One row per tool call waiting in such a run. A decision is taken by the first writer
+    # (`decision IS NULL` in the update), so a double click or a second window decides nothing.
+    db.execute(
+        """
+        CREATE TABLE tool_approvals (
+            card_id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES pending_runs (id) ON DELETE CASCADE,
+            call_id TEXT NOT NULL,
+            tool_key TEXT NOT NULL,
+            decision TEXT,
+            decided_at REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX tool_approvals_by_run ON tool_approvals (run_id)")
+    # MCP servers are offered to the built-in assistant (each call still asks first).
+    db.execute(
+        "UPDATE assistants SET tools = json_insert(tools, '$[#]', 'mcp:*') "
+        "WHERE id = 'default' AND NOT EXISTS "
+        "(SELECT 1 FROM json_each(assistants.tools) WHERE value = 'mcp:*')"
+    )
+
+
 def _applied(db: sqlite3.Connection) -> list[str]:
     exists = db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"

@@ -31,7 +31,7 @@ def _failure_text(error: Exception) -> str:
     return f"an unexpected {type(error).__name__}"
 
 
-def _record_failure(ctx: RunContextWrapper[Any], reason: str) -> str:
+def record_failure(ctx: RunContextWrapper[Any], reason: str) -> str:
     call_id = getattr(ctx, "tool_call_id", None)
     if isinstance(ctx.context, DesktopAgentContext) and call_id:
         ctx.context.failures[call_id] = reason
@@ -44,11 +44,11 @@ def _record_failure(ctx: RunContextWrapper[Any], reason: str) -> str:
 def tool_failed(ctx: RunContextWrapper[Any], error: Exception) -> str:
     if not isinstance(error, ToolProblem):
         log.warning("tool %s failed: %s", getattr(ctx, "tool_name", "?"), type(error).__name__)
-    return _record_failure(ctx, _failure_text(error))
+    return record_failure(ctx, _failure_text(error))
 
 
 def tool_timed_out(ctx: RunContextWrapper[Any], error: Exception) -> str:
-    return _record_failure(ctx, "it took too long")
+    return record_failure(ctx, "it took too long")
 
 
 def define(

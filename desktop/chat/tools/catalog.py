@@ -20,6 +20,8 @@ class ToolInfo:
     client: bool = False
     # Runs at OpenAI (Responses API only).
     hosted: bool = False
+    # Changes something outside the chat: asks the user first unless Settings says otherwise.
+    acts: bool = False
 
 
 CATALOG: dict[str, ToolInfo] = {
@@ -101,6 +103,7 @@ CATALOG: dict[str, ToolInfo] = {
             failed="Couldn't copy to the clipboard",
             icon="write",
             client=True,
+            acts=True,
         ),
         ToolInfo(
             name="open_link",
@@ -111,6 +114,7 @@ CATALOG: dict[str, ToolInfo] = {
             failed="Couldn't open the link",
             icon="external-link",
             client=True,
+            acts=True,
         ),
     )
 }
@@ -154,6 +158,7 @@ def catalog_view(hosted_available: bool) -> list[dict[str, str | bool]]:
             "label": i.label,
             "description": i.description,
             "available": hosted_available or not i.hosted,
+            "acts": i.acts,
             "note": "" if hosted_available or not i.hosted else HOSTED_UNAVAILABLE,
         }
         for i in CATALOG.values()
