@@ -1,8 +1,8 @@
 """All benchmarks, one command: `python bench/run.py` (full scale) or `--small` (what CI runs).
 
-Runs bench/history.py, bench/relay.py, bench/agent_tools.py and bench/launch.py (plus the built bundles' launch when
-dist/ has them), then prints one table of every figure next to its target and writes
-bench-results/summary.json. Figures never fail the run: they are for reading.
+Runs bench/history.py, bench/relay.py, bench/agent_tools.py, bench/mcp_roundtrip.py and
+bench/launch.py (plus the built bundles' launch when dist/ has them), then prints one table of
+every figure next to its target and writes bench-results/summary.json. Figures never fail the run: they are for reading.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def main() -> int:
     history = run("history.py", *small, *(["--repeat", "200"] if args.small else []))
     relay = run("relay.py", *small)
     agents = run("agent_tools.py", *small)
+    mcp = run("mcp_roundtrip.py", *small)
     launch = run("launch.py", "--runs", "5" if args.small else "7")
     bundle_app = ROOT / "dist" / "chatkit-desktop" / "chatkit-desktop"
     bundle_empty = ROOT / "dist" / "empty-window" / "empty-window"
@@ -169,6 +170,23 @@ def main() -> int:
                 f["added_ms"] < 20,
             )
         )
+    rows.append(
+        (
+            "MCP tool call, direct (stdio, median)",
+            f"{mcp['direct_call_ms']:.1f} ms",
+            "reported",
+            None,
+        )
+    )
+    for api, f in mcp["apis"].items():
+        rows.append(
+            (
+                f"MCP call through the app, overhead ({api})",
+                f"{f['overhead_ms']:.1f} ms",
+                "< 20 ms",
+                f["overhead_ms"] < 20,
+            )
+        )
     cold = figures["cold start: open + first page"]
     rows += [
         (
@@ -197,6 +215,7 @@ def main() -> int:
         "history": history,
         "relay": relay,
         "agents": agents,
+        "mcp": mcp,
         "launch": launch,
         "launch_bundle": bundle,
         "page_sizes": sizes,

@@ -5,6 +5,7 @@ Run after `python packaging/build.py`: `python -m pytest packaging/test_bundle.p
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.mcp_helpers import stdio_entry, write_config
 from tests.support.fake_provider import FakeProvider
 from tests.test_window import close_like_a_user, screenshot, xvfb  # noqa: F401 (fixture)
 
@@ -45,9 +47,57 @@ def launch(data: Path, screen: str, env: dict[str, str]) -> tuple[subprocess.Pop
     raise AssertionError(f"the bundle never loaded its page: {proc.communicate()[1][-3000:]}")
 
 
+def call_mcp_tool(client: httpx.Client, provider: FakeProvider) -> None:
+    """The bundle starts the MCP server from mcp.json, asks before the call, then runs it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        servers = client.get("/api/mcp").json()["servers"]
+        if servers and servers[0]["state"] in ("connected", "failed"):
+            break
+        time.sleep(0.2)
+    assert servers[0]["state"] == "connected", servers
+    provider.call_tools(("mcp_notes__echo", {"text": "from the bundle"}))
+    turn = client.post(
+        "/chatkit",
+        json={
+            "type": "threads.create",
+            "params": {
+                "input": {
+                    "content": [{"type": "input_text", "text": "echo please"}],
+                    "attachments": [],
+                    "inference_options": {},
+                }
+            },
+        },
+    )
+    events = [json.loads(line[6:]) for line in turn.text.splitlines() if line.startswith("data: ")]
+    thread_id = events[0]["thread"]["id"]
+    (card,) = [
+        e["item"]
+        for e in events
+        if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"
+    ]
+    provider.reply("The server said it back.")
+    answered = client.post(
+        "/chatkit",
+        json={
+            "type": "threads.custom_action",
+            "params": {
+                "thread_id": thread_id,
+                "item_id": card["id"],
+                "action": {"type": "approval.decide", "payload": {"decision": "approve"}},
+            },
+        },
+    )
+    assert "The server said it back." in answered.text
+    assert "echo: from the bundle" in json.dumps(provider.chat_requests()[-1].body)
+
+
 def test_bundle_chats_persists_and_exits_cleanly(xvfb: str, tmp_path: Path) -> None:  # noqa: F811
     provider = FakeProvider().start()
     data = tmp_path / "data"
+    data.mkdir()
+    write_config(data, {"notes": stdio_entry(tmp_path)})
     env = {
         "OPENAI_BASE_URL": provider.base_url,
         "OPENAI_API_KEY": "sk-bundle-test-key-123456",
@@ -78,6 +128,7 @@ def test_bundle_chats_persists_and_exits_cleanly(xvfb: str, tmp_path: Path) -> N
             },
         )
         assert "Hello from the bundle" in turn.text
+        call_mcp_tool(client, provider)
         screenshot(xvfb, "bundle-window.png")
         client.close()
         close_like_a_user(xvfb)
@@ -93,7 +144,7 @@ def test_bundle_chats_persists_and_exits_cleanly(xvfb: str, tmp_path: Path) -> N
         threads = client.post("/chatkit", json={"type": "threads.list", "params": {}}).json()[
             "data"
         ]
-        assert [t["title"] for t in threads] == ["Fake title"]
+        assert [t["title"] for t in threads] == ["Fake title", "Fake title"]
         saved = client.put(
             "/api/settings",
             json={
@@ -109,5 +160,14 @@ def test_bundle_chats_persists_and_exits_cleanly(xvfb: str, tmp_path: Path) -> N
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err[-3000:]
+        # No MCP server outlives the app.
+        pids = [int(p) for p in (tmp_path / "pids.txt").read_text().split()]
+        time.sleep(1)
+        assert not [
+            p
+            for p in pids
+            if Path(f"/proc/{p}").exists()
+            and Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] != "Z"
+        ]
     finally:
         provider.stop()

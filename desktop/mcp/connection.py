@@ -53,6 +53,13 @@ def _describe(exc: BaseException) -> str:
     return text[:300]
 
 
+def _answered(exc: Exception) -> bool:
+    """Whether the server replied (with an error) rather than being gone or silent."""
+    code = getattr(exc, "code", None)
+    text = str(exc).lower()
+    return isinstance(code, int) and code not in (-32000, -32001) and "closed" not in text
+
+
 def _build(spec: ServerSpec, errlog: TextIO | None) -> MCPServer:
     """The SDK's server object for `spec` (imported here: agents.mcp loads slowly)."""
     from agents.mcp import MCPServerSse, MCPServerStdio, MCPServerStreamableHttp
@@ -209,6 +216,8 @@ class ServerConnection:
                 async with asyncio.timeout(PING_TIMEOUT_S):
                     await session.send_ping()
             except Exception as exc:
+                if _answered(exc):
+                    continue  # an error reply (some servers don't take pings) is still a reply
                 self._set("stopped", f"it stopped answering ({_describe(exc)})")
                 log.warning(
                     "MCP server %r stopped: %s%s", self.spec.name, self.error, self._tail_for_log()

@@ -4,6 +4,7 @@ import "./style.css";
 import { ChatHost } from "./chat-host";
 import { makeClientTools } from "./client-tools";
 import { AssistantsEditor } from "./settings/assistants";
+import { McpEditor } from "./settings/mcp";
 
 type Obj = { [key: string]: any };
 
@@ -56,7 +57,7 @@ function applyTheme(theme: string): void {
 
 function show(section: "home" | "settings"): void {
   for (const id of ["home", "settings"]) $(id).hidden = id !== section;
-  if (section === "settings") void assistantsEditor.load();
+  if (section === "settings") void assistantsEditor.load().then(() => mcpEditor.load());
   document.body.dataset.view = section;
 }
 
@@ -137,8 +138,9 @@ async function load(): Promise<void> {
   void fetch("/api/page/ready", { method: "POST" }).catch(() => undefined);
 }
 
-const assistantsEditor = new AssistantsEditor(() => chat.refresh());
-$("assistants-host").replaceChildren(assistantsEditor.element);
+const mcpEditor = new McpEditor(() => chat.refresh());
+const assistantsEditor = new AssistantsEditor(() => chat.refresh(), () => mcpEditor.current);
+$("assistants-host").replaceChildren(assistantsEditor.element, mcpEditor.element);
 
 function wire(): void {
   $("nav-home").addEventListener("click", () => show("home"));

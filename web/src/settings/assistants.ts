@@ -1,5 +1,6 @@
 // Settings → Assistants: create, edit, duplicate and delete the assistants a chat can run.
 import { h } from "../chat/dom";
+import type { McpServer } from "./mcp";
 
 type Obj = { [key: string]: any };
 
@@ -38,16 +39,18 @@ export class AssistantsEditor {
   private instructions = h("textarea", { name: "assistant-instructions", rows: 5, maxlength: 20000 });
   private model = h("input", { name: "assistant-model", list: "model-list", autocomplete: "off", spellcheck: "false", placeholder: "The default model in Settings" });
   private toolBoxes = h("fieldset", { class: "tool-boxes" });
+  private serverBoxes = h("fieldset", { class: "tool-boxes" });
   private formError = h("p", { class: "error", role: "alert" });
   readonly element: HTMLElement;
 
-  constructor(private changed: () => void) {
+  constructor(private changed: () => void, private mcpServers: () => McpServer[] = () => []) {
     const label = (text: string, control: HTMLElement) => h("label", { class: "field" }, h("span", {}, text), control);
     this.form.append(
       label("Name", this.name),
       label("Instructions", this.instructions),
       label("Default model", this.model),
       this.toolBoxes,
+      this.serverBoxes,
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => this.closeForm() }, "Cancel"),
         h("button", { type: "submit", class: "primary" }, "Save assistant")),
@@ -79,7 +82,7 @@ export class AssistantsEditor {
 
   private render(): void {
     this.list.replaceChildren(...this.assistants.map((a) => {
-      const tools = a.tools.map((t) => this.tools.find((i) => i.name === t)?.label || t);
+      const tools = a.tools.map((t) => t === "mcp:*" ? "all MCP servers" : t.startsWith("mcp:") ? `${t.slice(4)} (MCP)` : this.tools.find((i) => i.name === t)?.label || t);
       const detail = `${a.model || "default model"} · ${tools.length ? tools.join(", ") : "no tools"}`;
       return h("li", {},
         h("div", { class: "assistant-text" }, h("strong", {}, a.name), a.builtin ? h("span", { class: "badge" }, "built-in") : "", h("span", { class: "hint" }, detail)),
@@ -103,9 +106,37 @@ export class AssistantsEditor {
       return h("label", { class: "check" }, box, h("span", {}, h("strong", {}, t.label), ` — ${t.description}`,
         t.available ? "" : h("span", { class: "hint tool-note" }, ` ${t.note}`)));
     }));
+    this.renderServers(new Set(assistant ? assistant.tools : ["mcp:*"]));
     this.formError.textContent = "";
     this.form.hidden = false;
     this.name.focus();
+  }
+
+  // MCP servers: all of them (including ones added later), or chosen servers, or some of a
+  // server's tools ("mcp:<server>/<tool>").
+  private renderServers(chosen: Set<string>): void {
+    const servers = this.mcpServers();
+    const all = h("input", { type: "checkbox", name: "assistant-tool", value: "mcp:*" });
+    all.checked = chosen.has("mcp:*");
+    const rows = servers.map((s) => {
+      const box = h("input", { type: "checkbox", name: "assistant-tool", value: `mcp:${s.name}`, class: "server-box" });
+      box.checked = chosen.has(`mcp:${s.name}`);
+      const tools = s.tools.map((t) => {
+        const toolBox = h("input", { type: "checkbox", name: "assistant-tool", value: `mcp:${s.name}/${t.name}` });
+        toolBox.checked = chosen.has(`mcp:${s.name}/${t.name}`);
+        return h("label", { class: "check" }, toolBox, h("span", {}, h("code", {}, t.name)));
+      });
+      return h("div", { class: "server-choice" },
+        h("label", { class: "check" }, box, h("span", {}, h("strong", {}, s.name), " — every tool it has")),
+        tools.length ? h("details", { class: "server-tools" }, h("summary", {}, "or only some of its tools"), ...tools) : "");
+    });
+    const sync = () => this.serverBoxes.querySelectorAll<HTMLInputElement>("input:not([value='mcp:*'])").forEach((b) => (b.disabled = all.checked));
+    all.addEventListener("change", sync);
+    this.serverBoxes.replaceChildren(h("legend", {}, "MCP servers it may use"),
+      h("label", { class: "check" }, all, h("span", {}, h("strong", {}, "All MCP servers"), " — including ones added later")),
+      ...rows,
+      servers.length ? "" : h("p", { class: "hint" }, "No MCP servers are set up yet (see Tools and MCP servers below)."));
+    sync();
   }
 
   private closeForm(): void {
@@ -114,7 +145,7 @@ export class AssistantsEditor {
   }
 
   private async save(): Promise<void> {
-    const tools = [...this.toolBoxes.querySelectorAll<HTMLInputElement>("input:checked")].map((b) => b.value);
+    const tools = [...this.form.querySelectorAll<HTMLInputElement>("fieldset input:checked:not(:disabled)")].map((b) => b.value);
     const body = JSON.stringify({ name: this.name.value, instructions: this.instructions.value, model: this.model.value || null, tools });
     try {
       const saved = this.editing
