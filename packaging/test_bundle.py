@@ -47,6 +47,12 @@ def launch(data: Path, screen: str, env: dict[str, str]) -> tuple[subprocess.Pop
     raise AssertionError(f"the bundle never loaded its page: {proc.communicate()[1][-3000:]}")
 
 
+def new_chat(client: httpx.Client, text: str) -> httpx.Response:
+    content = [{"type": "input_text", "text": text}]
+    message = {"content": content, "attachments": [], "inference_options": {}}
+    return client.post("/chatkit", json={"type": "threads.create", "params": {"input": message}})
+
+
 def call_mcp_tool(client: httpx.Client, provider: FakeProvider) -> None:
     """The bundle starts the MCP server from mcp.json, asks before the call, then runs it."""
     deadline = time.monotonic() + 60
@@ -57,19 +63,7 @@ def call_mcp_tool(client: httpx.Client, provider: FakeProvider) -> None:
         time.sleep(0.2)
     assert servers[0]["state"] == "connected", servers
     provider.call_tools(("mcp_notes__echo", {"text": "from the bundle"}))
-    turn = client.post(
-        "/chatkit",
-        json={
-            "type": "threads.create",
-            "params": {
-                "input": {
-                    "content": [{"type": "input_text", "text": "echo please"}],
-                    "attachments": [],
-                    "inference_options": {},
-                }
-            },
-        },
-    )
+    turn = new_chat(client, "echo please")
     events = [json.loads(line[6:]) for line in turn.text.splitlines() if line.startswith("data: ")]
     thread_id = events[0]["thread"]["id"]
     (card,) = [
@@ -114,19 +108,7 @@ def test_bundle_chats_persists_and_exits_cleanly(xvfb: str, tmp_path: Path) -> N
         asset = re.search(r'src="(/assets/[^"]+\.js)"', page.text).group(1)  # type: ignore[union-attr]
         assert client.get(asset).status_code == 200
         provider.reply("Hello from the bundle")
-        turn = client.post(
-            "/chatkit",
-            json={
-                "type": "threads.create",
-                "params": {
-                    "input": {
-                        "content": [{"type": "input_text", "text": "hi bundle"}],
-                        "attachments": [],
-                        "inference_options": {},
-                    }
-                },
-            },
-        )
+        turn = new_chat(client, "hi bundle")
         assert "Hello from the bundle" in turn.text
         call_mcp_tool(client, provider)
         screenshot(xvfb, "bundle-window.png")

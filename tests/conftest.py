@@ -47,6 +47,14 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    """The folder the test MCP server (tests/support/mcp_server.py) writes its notes into."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    return folder
+
+
 @pytest.fixture(params=["responses", "chat_completions"])
 def api(request: pytest.FixtureRequest) -> str:
     return str(request.param)

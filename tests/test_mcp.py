@@ -35,13 +35,6 @@ from tests.support.live import LiveServer, live_server
 
 
 @pytest.fixture
-def notes(tmp_path: Path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def mcp_live(data_dir: Path, env: dict[str, str], notes: Path) -> Iterator[LiveServer]:
     write_config(data_dir, {"notes": stdio_entry(notes, timeout=3)})
     with live_server(data_dir, env) as live:

@@ -60,8 +60,17 @@ def _header(label: str, origin: str) -> list[dict[str, Any]]:
     ]
 
 
-def _arguments(arguments: str) -> dict[str, Any]:
-    return {"type": "Markdown", "value": _code(arguments_text(arguments))}
+def _card(label: str, origin: str, arguments: str, *rest: dict[str, Any]) -> DynamicWidgetRoot:
+    """The card: what runs, where it comes from, its arguments in full, then `rest`."""
+    arguments_block = {"type": "Markdown", "value": _code(arguments_text(arguments))}
+    return DynamicWidgetRoot.model_validate(
+        {
+            "type": "Card",
+            "key": CARD_KEY,
+            "size": "full",
+            "children": [*_header(label, origin), arguments_block, *rest],
+        }
+    )
 
 
 def pending_card(label: str, origin: str, arguments: str) -> DynamicWidgetRoot:
@@ -77,52 +86,40 @@ def pending_card(label: str, origin: str, arguments: str) -> DynamicWidgetRoot:
             },
         }
 
-    return DynamicWidgetRoot.model_validate(
+    return _card(
+        label,
+        origin,
+        arguments,
+        {"type": "Text", "value": "Nothing runs until you choose.", "size": "sm"},
         {
-            "type": "Card",
-            "key": CARD_KEY,
-            "size": "full",
+            "type": "Row",
+            "gap": 2,
+            "wrap": "wrap",
             "children": [
-                *_header(label, origin),
-                _arguments(arguments),
-                {"type": "Text", "value": "Nothing runs until you choose.", "size": "sm"},
-                {
-                    "type": "Row",
-                    "gap": 2,
-                    "wrap": "wrap",
-                    "children": [
-                        button("Approve", "approve", "primary"),
-                        button("Always allow in this chat", "always", "secondary"),
-                        button("Deny", "deny", "secondary"),
-                    ],
-                },
+                button("Approve", "approve", "primary"),
+                button("Always allow in this chat", "always", "secondary"),
+                button("Deny", "deny", "secondary"),
             ],
-        }
+        },
     )
 
 
 def answered_card(
     label: str, origin: str, arguments: str, status: str, *, color: str, icon: str
 ) -> DynamicWidgetRoot:
-    return DynamicWidgetRoot.model_validate(
+    return _card(
+        label,
+        origin,
+        arguments,
         {
-            "type": "Card",
-            "key": CARD_KEY,
-            "size": "full",
+            "type": "Row",
+            "gap": 2,
+            "align": "center",
             "children": [
-                *_header(label, origin),
-                _arguments(arguments),
-                {
-                    "type": "Row",
-                    "gap": 2,
-                    "align": "center",
-                    "children": [
-                        {"type": "Icon", "name": icon, "size": "sm", "color": color},
-                        {"type": "Text", "value": status, "size": "sm", "weight": "semibold"},
-                    ],
-                },
+                {"type": "Icon", "name": icon, "size": "sm", "color": color},
+                {"type": "Text", "value": status, "size": "sm", "weight": "semibold"},
             ],
-        }
+        },
     )
 
 

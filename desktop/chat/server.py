@@ -5,25 +5,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-import openai
-from agents import Agent, Runner, RunState
+from agents import Agent
 from chatkit.actions import Action
-from chatkit.agents import stream_agent_response
-from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
     AudioInput,
     ChatKitReq,
-    DurationSummary,
     FeedbackKind,
     HiddenContextItem,
-    NoticeEvent,
     SyncCustomActionResponse,
     ThreadItemDoneEvent,
     ThreadMetadata,
@@ -38,46 +32,31 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
     WidgetItem,
-    WorkflowItem,
     is_streaming_req,
 )
 
-from desktop.chat.activity import ToolActivity, show_pending_widgets, tool_error_message
-from desktop.chat.agent import build_agent, builtin_labels
 from desktop.chat.agent_context import DesktopAgentContext
 from desktop.chat.approval_cards import ACTION as APPROVAL_ACTION
 from desktop.chat.approval_flow import ApprovalFlow
-from desktop.chat.approvals import ToolRules
 from desktop.chat.choices import ChatChoice
 from desktop.chat.converter import DesktopConverter, sendable_attachments
 from desktop.chat.history import AssistantIds, History, user_text
-from desktop.chat.images import StoredImages
 from desktop.chat.models import ModelCatalog
 from desktop.chat.protocol import parse_request
-from desktop.chat.provider import ProviderClients, rejects_tools, translate
-from desktop.chat.sources import AnnotationSafeResult, with_sources
+from desktop.chat.provider import ProviderClients
+from desktop.chat.runs import AgentRuns
 from desktop.chat.titles import Titles, clean_title, fallback_title
 from desktop.chat.tools.catalog import CATALOG
-from desktop.chat.tools.mcp_tools import function_tool as mcp_function_tool
-from desktop.chat.tools.mcp_tools import label as mcp_label
 from desktop.chat.tools.registry import ToolRegistry
 from desktop.context import RequestContext
 from desktop.errors import DesktopError, InvalidRequestError, NotFound
 from desktop.mcp.hub import McpHub
 from desktop.settings.config import ProviderConfig
 from desktop.store.approvals import ClaimedRun
-from desktop.store.assistants import Assistant, Assistants
+from desktop.store.assistants import Assistants
 from desktop.store.chat_store import SQLiteStore
 
 log = logging.getLogger(__name__)
-
-
-def _closed(item: WorkflowItem) -> WorkflowItem:
-    if item.workflow.summary is None:
-        seconds = int((datetime.now() - item.created_at).total_seconds())
-        item.workflow.summary = DurationSummary(duration=seconds)
-    item.workflow.expanded = False
-    return item
 
 
 class DesktopChatServer(ChatKitServer[RequestContext]):
@@ -96,12 +75,8 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         self.history = History(store)
         self.assistants = Assistants(store.database, CATALOG, lambda: self._config().system_prompt)
         self.models = ModelCatalog(self.clients)
-        self.tools = ToolRegistry()
-        self.mcp = mcp
         self.approval_flow = ApprovalFlow(store)
-        self._activity = ToolActivity()
-        # (base URL, model) pairs that refused a request offering tools: later turns skip them.
-        self._toolless: set[tuple[str, str]] = set()
+        self.runs = AgentRuns(store, self.clients, ToolRegistry(), mcp, self.approval_flow)
 
     # ------------------------------------------------------------------ requests
 
@@ -196,7 +171,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                     thread.title = fallback_title(user_text(input_user_message))
 
         try:
-            async for event in self._execute(
+            async for event in self.runs.execute(
                 thread, assistant, cfg, context, ids, history_input, fresh=True, failed=failed
             ):
                 yield event
@@ -215,142 +190,14 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         base = self._config()
         return dataclasses.replace(base, model=model or base.model)
 
-    async def _agent(
-        self,
-        thread: ThreadMetadata,
-        assistant: Assistant,
-        cfg: ProviderConfig,
-        with_tools: bool,
-        context: RequestContext,
-    ) -> tuple[Agent[DesktopAgentContext], DesktopAgentContext]:
-        rules = ToolRules(dict(cfg.tool_policies), cfg.always_ask_tools)
-        offered = await self.mcp.offered(assistant.tools) if self.mcp and with_tools else []
-        keys = {o.public_name: mcp_label(o)[0] for o in offered}
-        offered = [o for o in offered if not rules.blocked(keys[o.public_name])]
-        agent = build_agent(
-            assistant,
-            cfg.model,
-            self.tools,
-            with_tools=with_tools,
-            hosted=cfg.runs_hosted_tools,
-            extra_tools=[
-                mcp_function_tool(o, asks=rules.asks(keys[o.public_name], thread)) for o in offered
-            ],
-            blocked=rules.blocked,
-            asks=lambda name: rules.asks(name, thread),
-        )
-        ac = DesktopAgentContext(
-            thread=thread,
-            store=self.store,
-            request_context=context,
-            web_allowed_hosts=cfg.web_allowed_hosts,
-            tool_labels=builtin_labels() | {o.public_name: mcp_label(o) for o in offered},
-        )
-        return agent, ac
-
-    async def _execute(
-        self,
-        thread: ThreadMetadata,
-        assistant: Assistant,
-        cfg: ProviderConfig,
-        context: RequestContext,
-        ids: AssistantIds,
-        run_input: Callable[[Agent[Any], DesktopAgentContext], Awaitable[Any]],
-        *,
-        fresh: bool,
-        failed: Callable[[], None] = lambda: None,
-    ) -> AsyncIterator[ThreadStreamEvent]:
-        """One run of the agent, streamed into the chat; paused for approvals if a tool call
-        waits for the user. `fresh`: a new turn (not a resumed one), which may be asked again
-        without tools if the model refuses them. `failed` runs first when the run fails."""
-        with_tools = bool(assistant.tools) and (cfg.base_url, cfg.model) not in self._toolless
-        ac: DesktopAgentContext | None = None
-        try:
-            run_config = dataclasses.replace(
-                self.clients.run_config(cfg),
-                tool_not_found_behavior="return_error_to_model",
-                tool_error_formatter=tool_error_message,
-            )
-            while True:
-                agent, ac = await self._agent(thread, assistant, cfg, with_tools, context)
-                result = Runner.run_streamed(
-                    agent,
-                    await run_input(agent, ac),
-                    context=ac,
-                    run_config=run_config,
-                    hooks=self._activity,
-                )
-                try:
-                    safe = AnnotationSafeResult(result).as_result()
-                    images = StoredImages(self.db.attachments, thread.id, context)
-                    async for event in stream_agent_response(ac, safe, converter=images):
-                        yield with_sources(ids(event), ac.sources)
-                except openai.BadRequestError as exc:
-                    untouched = not ids.streamed_text and not ac.tools_used
-                    if not (fresh and with_tools and untouched and rejects_tools(exc)):
-                        raise
-                    # Some local models refuse any request that offers tools: answer without.
-                    self._toolless.add((cfg.base_url, cfg.model))
-                    with_tools = False
-                    yield NoticeEvent(level="info", message=self._toolless_notice(cfg))
-                    continue
-                break
-            await show_pending_widgets(ac)
-            if result.interruptions:
-                async for event in self.approval_flow.pause(
-                    thread, result, ac, assistant_id=assistant.id, model=cfg.model, context=context
-                ):
-                    yield event
-        except (asyncio.CancelledError, CustomStreamError):
-            raise
-        except Exception as exc:
-            error = translate(exc, cfg, streamed=ids.streamed_text)
-            failed()
-            if ac is not None and ac.workflow_item is not None:
-                # Keep the steps that ran before the failure.
-                yield ThreadItemDoneEvent(item=_closed(ac.workflow_item))
-            if error is None:
-                log.exception("reply failed")
-                raise
-            log.warning("reply failed: %s (%s)", error.code, type(exc).__name__)
-            raise CustomStreamError(error.message, allow_retry=error.allow_retry) from exc
-
     async def _resume(
         self, thread: ThreadMetadata, run: ClaimedRun, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         """Go on with a run the user answered every approval card of."""
         assistant = await self.assistants.resolve(run.assistant_id)
         cfg = self._config_for(run.model or assistant.model)
-        ids = AssistantIds(lambda: self.store.generate_item_id("message", thread, context))
-
-        async def paused_state(agent: Agent[Any], ac: DesktopAgentContext) -> Any:
-            try:
-                state = await RunState.from_string(
-                    agent, run.state, context_deserializer=lambda _: ac
-                )
-            except Exception as exc:
-                log.warning("a paused run couldn't resume: %s", type(exc).__name__)
-                raise CustomStreamError(
-                    "The paused reply couldn't go on: its tools are no longer available (a "
-                    "server stopped, or the assistant changed). Send your message again.",
-                    allow_retry=False,
-                ) from exc
-            ApprovalFlow.apply(state, run)
-            return state
-
-        async for event in self._execute(
-            thread, assistant, cfg, context, ids, paused_state, fresh=False
-        ):
+        async for event in self.runs.resume(thread, run, assistant, cfg, context):
             yield event
-
-    @staticmethod
-    def _toolless_notice(cfg: ProviderConfig) -> str:
-        host = urlsplit(cfg.base_url).netloc or cfg.base_url
-        return (
-            f"The model {cfg.model} at {host} doesn't accept tools, so it answered without them "
-            "(searching your chats, and the other tools of this assistant, are off for it "
-            "until the app restarts)."
-        )
 
     async def aclose(self) -> None:
         """Cancel background work and close provider connections."""

@@ -160,11 +160,14 @@ class ServerConnection:
     async def stop(self) -> None:
         self._stop.set()
         task, self._task = self._task, None
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(task), CLEANUP_TIMEOUT_S + 3)
-            if not task.done():
-                task.cancel()
+        if task is None:
+            return
+        if self.state == "connecting":
+            task.cancel()  # a server that hangs while starting must not hold up a quit
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(asyncio.shield(task), CLEANUP_TIMEOUT_S + 3)
+        if not task.done():
+            task.cancel()
 
     def lost(self, reason: str) -> None:
         """A call found the server gone: report it; the next use starts it again."""

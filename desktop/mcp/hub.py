@@ -147,20 +147,29 @@ class McpHub:
 
     # ------------------------------------------------------------------ use
 
+    def starting(self, selection: Iterable[str]) -> list[str]:
+        """The selected servers a turn would wait for (starting, or to be restarted)."""
+        return [
+            c.spec.name for c in self._selected(selection) if c.state in ("connecting", "stopped")
+        ]
+
+    def _selected(self, selection: Iterable[str]) -> list[ServerConnection]:
+        names = {c.split("/", 1)[0][4:] for c in selection if c.startswith("mcp:")}
+        return [
+            c
+            for n, c in self._connections.items()
+            if ("*" in names or n in names) and not c.spec.disabled
+        ]
+
     async def offered(
         self, selection: Iterable[str], *, wait_s: float | None = None
     ) -> list[OfferedTool]:
         """The tools of the servers `selection` names. A server that died is started again
         here, and one still connecting is waited for (at most its connect time)."""
         chosen = [s for s in selection if s.startswith("mcp:")]
-        if not chosen:
+        conns = self._selected(chosen)
+        if not conns:
             return []
-        names = {c.split("/", 1)[0][4:] for c in chosen}
-        conns = [
-            c
-            for n, c in self._connections.items()
-            if ("*" in names or n in names) and not c.spec.disabled
-        ]
         for conn in conns:
             if conn.state == "stopped":
                 log.info("restarting MCP server %r", conn.spec.name)

@@ -20,13 +20,6 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def notes(tmp_path: Path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def server(data_dir: Path, env: dict[str, str], notes: Path) -> Iterator[LiveServer]:
     settings(data_dir, chat_interface="builtin")
     write_config(

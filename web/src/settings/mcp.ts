@@ -173,7 +173,7 @@ export class McpEditor {
       this.list.replaceChildren(...this.servers.map((s) => this.serverRow(s)));
     }
     this.builtinList.replaceChildren(...this.builtins.map((t) =>
-      h("li", {}, h("div", { class: "assistant-text" }, h("strong", {}, t.label), h("span", { class: "hint" }, t.acts ? "Acts outside the chat: asks first by default." : "Only reads: runs without asking by default.")),
+      h("li", {}, h("div", { class: "assistant-text" }, h("strong", {}, t.label), h("span", { class: "hint" }, t.acts ? "Acts outside the chat: asks first by default." : "Runs without asking by default.")),
         this.policySelect(t.name, t.acts ? "ask" : "allow", `When ${t.label} is used`))));
   }
 
