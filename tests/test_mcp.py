@@ -32,6 +32,7 @@ from tests.mcp_helpers import (
 )
 from tests.support.fake_provider import FakeProvider, tool_outputs
 from tests.support.live import LiveServer, live_server
+from tests.test_mentions import tagged
 
 
 @pytest.fixture
@@ -315,3 +316,19 @@ def test_a_streamable_http_server(
         provider.reply("42.")
         answer(live, thread_id, card, "approve")
         assert "42" in tool_outputs(provider.chat_requests()[-1].body)[0]  # 2 + 40, from the server
+
+
+def test_a_servers_resources_can_be_mentioned(mcp_live: LiveServer, provider: FakeProvider) -> None:
+    found = mcp_live.client.get("/api/entities", params={"q": "readme"}).json()["entities"]
+    (resource,) = [e for e in found if e["data"]["type"] == "mcp_resource"]
+    assert resource["title"] == "Notes readme" and resource["group"] == "From notes"
+    assert resource["id"] == "mcp:notes:notes://readme"
+    preview = mcp_live.client.get(f"/api/entities/{resource['id']}/preview").json()["preview"]
+    assert "shopping lists and ideas" in json.dumps(preview)
+    provider.reply("It keeps shopping lists.")
+    message = tagged("What is in", resource)
+    mcp_live.stream("threads.create", input=message)
+    sent = json.dumps(provider.chat_requests()[-1].body)
+    assert "The notes folder keeps shopping lists and ideas." in sent
+    missing = mcp_live.client.get("/api/entities/mcp:nope:x/preview")
+    assert missing.status_code == 404

@@ -180,7 +180,7 @@ def create_app(
     app.include_router(chatkit_router(chat, stores, context_for))
     app.include_router(attachment_router(stores))
     app.include_router(assistant_router(stores, chat.models, service.provider_config))
-    app.include_router(entity_router(stores))
+    app.include_router(entity_router(stores, mcp))
     app.include_router(mcp_router(mcp))
     app.include_router(
         page_router(

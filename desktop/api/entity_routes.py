@@ -9,12 +9,14 @@ from fastapi import APIRouter
 
 from desktop.api.engine import StoreHandle
 from desktop.errors import InvalidRequestError, NotFound
+from desktop.mcp import resources
+from desktop.mcp.hub import McpHub
 
 MAX_QUERY_CHARS = 200
 PREVIEW_CHARS = 600
 
 
-def entity_router(stores: StoreHandle) -> APIRouter:
+def entity_router(stores: StoreHandle, hub: McpHub | None = None) -> APIRouter:
     router = APIRouter()
 
     @router.get("/api/entities")
@@ -23,9 +25,12 @@ def entity_router(stores: StoreHandle) -> APIRouter:
             raise InvalidRequestError(
                 f"The search is too long (over {MAX_QUERY_CHARS} characters)."
             )
-        return {"entities": await (await stores.get()).entities.find(q, limit)}
+        found = await (await stores.get()).entities.find(q, limit)
+        if hub is not None and len(found) < limit:
+            found += resources.find(hub, q, limit - len(found))
+        return {"entities": found}
 
-    @router.get("/api/entities/{entity_id}/preview")
+    @router.get("/api/entities/{entity_id:path}/preview")
     async def preview(entity_id: str) -> dict[str, Any]:
         from chatkit.widgets import DynamicWidgetRoot
 
@@ -55,6 +60,15 @@ def entity_router(stores: StoreHandle) -> APIRouter:
             children = [
                 {"type": "Title", "value": str(info.get("name", "file")), "size": "sm"},
                 {"type": "Caption", "value": f"{info.get('mime_type', '')}, {size:,} bytes"},
+            ]
+        elif hub is not None and (where := resources.split_id(entity_id)) is not None:
+            content = await resources.read_text(hub, where[0], where[1], PREVIEW_CHARS)
+            if content is None:
+                raise NotFound(f"That resource of {where[0][:64]} can't be read now.")
+            children = [
+                {"type": "Title", "value": where[1][:200], "size": "sm"},
+                {"type": "Caption", "value": f"From the MCP server {where[0][:64]}"},
+                {"type": "Text", "value": content or "(empty)", "size": "sm"},
             ]
         else:
             raise NotFound("Unknown entity.")

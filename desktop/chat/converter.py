@@ -31,6 +31,8 @@ from openai.types.responses import (
 
 from desktop.chat.approval_cards import CARD_KEY as APPROVAL_CARD
 from desktop.errors import DesktopError
+from desktop.mcp import resources
+from desktop.mcp.hub import McpHub
 from desktop.store import attachment_rules as rules
 from desktop.store.chat_store import SQLiteStore
 
@@ -79,11 +81,14 @@ def sendable_attachments(items: Sequence[ThreadItem], sizes: dict[str, int]) -> 
 
 class DesktopConverter(ThreadItemConverter):
     """Converts one turn's history. `sendable` names the attachments whose bytes fit the turn's
-    budget (None: all of them)."""
+    budget (None: all of them). `mcp`: the MCP servers, whose resources can be mentioned."""
 
-    def __init__(self, store: SQLiteStore, sendable: set[str] | None = None) -> None:
+    def __init__(
+        self, store: SQLiteStore, sendable: set[str] | None = None, mcp: McpHub | None = None
+    ) -> None:
         self.store = store
         self.sendable = sendable
+        self.mcp = mcp
 
     async def attachment_to_message_content(
         self, attachment: Attachment
@@ -166,6 +171,11 @@ class DesktopConverter(ThreadItemConverter):
                 body = f"The chat “{title or 'New chat'}” (newest messages):\n{text}"
         elif kind == "file":
             body = await self._file_excerpt(str(tag.data.get("attachment_id", "")), tag.text)
+        elif kind == "mcp_resource" and self.mcp is not None:
+            server, uri = str(tag.data.get("server", "")), str(tag.data.get("uri", ""))
+            content = await resources.read_text(self.mcp, server, uri, MAX_TAG_CHARS)
+            if content is not None:
+                body = f"The resource {uri} of the MCP server {server}:\n{content}"
         return ResponseInputTextParam(
             type="input_text",
             text=f"<mention type={kind or 'unknown'} name={json.dumps(tag.text)}>\n{body}\n</mention>",

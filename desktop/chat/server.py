@@ -160,7 +160,8 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                 sizes = await self.db.attachment_sizes(
                     [a.id for item in history for a in getattr(item, "attachments", None) or []]
                 )
-                converter = DesktopConverter(self.db, sendable_attachments(history, sizes))
+                sendable = sendable_attachments(history, sizes)
+                converter = DesktopConverter(self.db, sendable, self.runs.mcp)
                 prepared.append(await converter.to_agent_input(history))
             return prepared[0]
 

@@ -31,6 +31,7 @@ CONNECT_TIMEOUT_S = 30.0
 PING_INTERVAL_S = 15.0
 PING_TIMEOUT_S = 10.0
 CLEANUP_TIMEOUT_S = 5.0
+MAX_RESOURCES = 500
 
 # (progress, total, message) -> None: where the tool call running in this task reports progress.
 ProgressSink = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -58,6 +59,16 @@ def _answered(exc: Exception) -> bool:
     code = getattr(exc, "code", None)
     text = str(exc).lower()
     return isinstance(code, int) and code not in (-32000, -32001) and "closed" not in text
+
+
+async def _resources(server: MCPServer) -> list[Any]:
+    """The server's resources, or none if it offers none (many servers don't)."""
+    try:
+        async with asyncio.timeout(PING_TIMEOUT_S):
+            listed = await server.list_resources()
+    except Exception:  # not offered, or not answered: nothing to mention
+        return []
+    return list(getattr(listed, "resources", None) or [])[:MAX_RESOURCES]
 
 
 def _build(spec: ServerSpec, errlog: TextIO | None) -> MCPServer:
@@ -133,6 +144,8 @@ class ServerConnection:
         self.state: State = "disabled" if spec.disabled else "connecting"
         self.error: str | None = None
         self.tools: list[MCPTool] = []
+        # What the server offers to read (@-mentionable): its first page of resources.
+        self.resources: list[Any] = []
         self.server: MCPServer | None = None
         self.since = time.time()
         self._task: asyncio.Task[None] | None = None
@@ -183,6 +196,7 @@ class ServerConnection:
             async with asyncio.timeout(self._connect_timeout_s):
                 await server.connect()  # type: ignore[no-untyped-call]
                 self.tools = list(await server.list_tools())
+                self.resources = await _resources(server)
             self.server = server
             self._set("connected", None)
             self._settled.set()
@@ -229,8 +243,8 @@ class ServerConnection:
 
     def _set(self, state: State, error: str | None) -> None:
         self.state, self.error, self.since = state, error, time.time()
-        if state != "connected":
-            self.tools = [] if state != "stopped" else self.tools
+        if state not in ("connected", "stopped"):
+            self.tools, self.resources = [], []
 
     # ------------------------------------------------------------------ stderr
 

@@ -208,3 +208,6 @@ class McpHub:
 
     def connection(self, name: str) -> ServerConnection | None:
         return self._connections.get(name)
+
+    def connections(self) -> list[tuple[str, ServerConnection]]:
+        return list(self._connections.items())

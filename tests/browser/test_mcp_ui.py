@@ -106,7 +106,7 @@ def test_settings_show_servers_and_set_what_asks(
     # Add a server; its secret is shown masked once saved.
     page.get_by_role("button", name="Add server").click()
     form = page.locator(".server-form")
-    form.get_by_label("Name", exact=True).fill("more notes")
+    form.get_by_label("Server name").fill("more notes")
     entry = stdio_entry(data_dir)
     form.get_by_label("Command").fill(entry["command"])
     form.get_by_label("Arguments (one per line)").fill("\n".join(entry["args"]))

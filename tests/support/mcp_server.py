@@ -2,7 +2,8 @@
 package's own server: `python mcp_server.py stdio` or `python mcp_server.py http PORT`.
 
 Its tools: `echo`, `add`, `write_note` (writes a file: something that acts), `slow` (reports
-progress, then answers), `crash` (the process dies mid-call) and `pid`.
+progress, then answers), `crash` (the process dies mid-call) and `pid`; one resource,
+`notes://readme`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def crash() -> str:
     """Stops the server process at once."""
     print("notes server: crashing on purpose", file=sys.stderr, flush=True)
     os._exit(3)
+
+
+@server.resource("notes://readme", name="Notes readme", mime_type="text/plain")
+def readme() -> str:
+    return "The notes folder keeps shopping lists and ideas."
 
 
 @server.tool()

@@ -90,7 +90,7 @@ export class McpEditor {
     const f = this.fields;
     const label = (text: string, control: HTMLElement, cls = "") => h("label", { class: `field ${cls}` }, h("span", {}, text), control);
     this.form.append(
-      label("Name", f.name),
+      label("Server name", f.name),
       label("Kind", f.kind),
       label("Command", f.command, "for-stdio"),
       label("Arguments (one per line)", f.args, "for-stdio"),
