@@ -281,11 +281,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def http_server(notes: Path) -> Iterator[str]:
+@pytest.fixture(params=["http", "sse"])
+def remote_server(request: pytest.FixtureRequest, notes: Path) -> Iterator[tuple[str, str]]:
+    """The test server over the network: Streamable HTTP, or the older SSE transport."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(SERVER_SCRIPT), "http", str(port)],
+        [sys.executable, str(SERVER_SCRIPT), request.param, str(port)],
         env={"PATH": "/usr/bin:/bin", "NOTES_DIR": str(notes)},
         stderr=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -296,20 +297,23 @@ def http_server(notes: Path) -> Iterator[str]:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}/mcp"
+    path = "/mcp" if request.param == "http" else "/sse"
+    yield request.param, f"http://127.0.0.1:{port}{path}"
     proc.terminate()
     proc.wait(10)
 
 
-def test_a_streamable_http_server(
-    data_dir: Path, env: dict[str, str], provider: FakeProvider, http_server: str
+def test_a_remote_server(
+    data_dir: Path, env: dict[str, str], provider: FakeProvider, remote_server: tuple[str, str]
 ) -> None:
+    transport, url = remote_server
     write_config(
-        data_dir, {"remote": {"url": http_server, "headers": {"Authorization": "Bearer sekrit-42"}}}
+        data_dir, {"remote": {"url": url, "headers": {"Authorization": "Bearer sekrit-42"}}}
     )
     with live_server(data_dir, env) as live:
         entry = wait_for(live, "remote")
-        assert entry["transport"] == "http" and entry["headers"] == {"Authorization": "••••••••"}
+        assert entry["transport"] == transport
+        assert entry["headers"] == {"Authorization": "••••••••"}
         provider.call_tools(("mcp_remote__add", {"a": 2, "b": 40}))
         thread_id, events = send(live, None, "Add")
         (card,) = cards(events)

@@ -1,5 +1,6 @@
 """A real MCP server for the tests (and the bundle smoke test and the benchmark), on the mcp
-package's own server: `python mcp_server.py stdio` or `python mcp_server.py http PORT`.
+package's own server: `python mcp_server.py stdio`, `... http PORT` (Streamable HTTP) or
+`... sse PORT`.
 
 Its tools: `echo`, `add`, `write_note` (writes a file: something that acts), `slow` (reports
 progress, then answers), `crash` (the process dies mid-call) and `pid`; one resource,
@@ -78,6 +79,8 @@ def main() -> None:
             handle.write(f"{os.getpid()}\n")
     if mode == "http":
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    elif mode == "sse":
+        server.run("sse", host="127.0.0.1", port=int(sys.argv[2]))
     else:
         server.run("stdio")
 
