@@ -80,6 +80,27 @@ async def _start_mcp(chat: ChatEngine, mcp: McpHub) -> None:
     await mcp.watch()
 
 
+async def _daily_backups(
+    stores: StoreHandle, data: Path, keep: Callable[[], int], first_after_s: float
+) -> None:
+    """Once a day while the app runs (checked hourly), a backup of the data dir."""
+    from desktop.store.backups import backup_if_due
+
+    await asyncio.sleep(first_after_s)
+    try:
+        await stores.get()
+    except Exception:
+        return  # no usable history: nothing to back up
+    while True:
+        try:
+            made = await asyncio.to_thread(backup_if_due, data, every_s=86_400, keep=keep())
+            if made is not None:
+                log.info("daily backup written: %s", made.name)
+        except DesktopError as exc:
+            log.warning("daily backup failed: %s", exc.message)
+        await asyncio.sleep(3600)
+
+
 def create_app(
     *,
     token: str,
@@ -92,6 +113,7 @@ def create_app(
     on_focus: Callable[[], bool] | None = None,
     on_page_ready: Callable[[], None] | None = None,
     warm_up_delay_s: float = 0.0,
+    first_backup_after_s: float = 600.0,
 ) -> FastAPI:
     """Build the app on `profile` (or on a profile opened from `data_dir` and `env`). `port` is
     the one it will be served on (checked against Host headers).
@@ -100,6 +122,7 @@ def create_app(
     hears when the page is usable (the launch reports how long that took). `warm_up_delay_s`
     holds back building the chat store and engine (over a second of imports) so that they don't
     compete with the first page; whatever needs them first, or the page being up, starts them.
+    The daily backup is first looked at `first_backup_after_s` after start-up.
     """
     if profile is None:
         environ = os.environ if env is None else env
@@ -130,6 +153,11 @@ def create_app(
         warm_key = asyncio.create_task(asyncio.to_thread(lambda: (service.key(), keys_backend())))
         # MCP servers start once the chat engine is up, so they never hold back the window.
         servers = asyncio.create_task(_start_mcp(chat, mcp))
+        backups = asyncio.create_task(
+            _daily_backups(
+                stores, paths.data, lambda: service.effective().backups_keep, first_backup_after_s
+            )
+        )
         try:
             yield
         finally:
@@ -137,6 +165,7 @@ def create_app(
                 later.cancel()
             warm_key.cancel()
             servers.cancel()
+            backups.cancel()
             await mcp.aclose()
             await chat.aclose()
             await stores.aclose()

@@ -78,6 +78,8 @@ class Settings(BaseModel):
     tool_policies: dict[str, ToolPolicy] = Field(default_factory=dict, max_length=2000)
     # Every tool call that isn't blocked asks first, whatever else is set.
     always_ask_tools: bool = False
+    # How many backups (daily, before updates, by hand) are kept in <data dir>/backups.
+    backups_keep: int = Field(default=7, ge=1, le=100)
     # ChatKit's web component requires a domain key; any value works on localhost.
     domain_key: str = "domain_pk_localhost_dev"
 

@@ -30,6 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     from desktop.paths import DATA_DIR_ENV, resolve_paths
 
     default = resolve_paths()
+    # --data-dir is taken before a subcommand and after it (`backup --data-dir DIR`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,  # keeps a --data-dir given before the subcommand
+        help="where chats, settings and attachments live",
+    )
     parser = argparse.ArgumentParser(
         prog="chatkit-desktop",
         description="ChatKit Desktop: a local chat app for OpenAI and OpenAI-compatible models.",
@@ -63,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="developer tools in the window, and verbose logs"
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    from desktop.shell.data_commands import add_commands
+
+    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND"), common)
     return parser
 
 
@@ -102,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"the data folder {paths.data} is not writable.")
     make_private(paths.data)
     make_private(paths.logs)
+    if getattr(args, "command", None):
+        from desktop.shell.data_commands import run_command
+
+        return run_command(args, paths.data)
 
     from desktop.shell.instance import InstanceLock, ask_to_focus
 

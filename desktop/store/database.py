@@ -14,7 +14,8 @@ from pathlib import Path
 
 from desktop.errors import StoreError
 from desktop.fileio import owner_only
-from desktop.store.migrations import MIGRATIONS, Migration, check_not_newer, migrate
+from desktop.store.backups import create_backup
+from desktop.store.migrations import MIGRATIONS, Migration, check_not_newer, migrate, pending
 
 
 def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -41,12 +42,15 @@ def prepare_database(
         attachments_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"Can't create the data folder {path.parent}: {exc.strerror}.") from exc
-    if path.exists():
+    existed = path.exists()
+    if existed:
         _check_readable(path, migrations)
     _check_writable(path)
     db = connect(path, read_only=False)
     try:
         db.execute("PRAGMA journal_mode=WAL")
+        if existed:
+            _backup_before_migrating(db, path, migrations)
         migrate(db, migrations)
     except sqlite3.DatabaseError as exc:
         raise StoreError(describe_error(path, exc)) from exc
@@ -55,6 +59,17 @@ def prepare_database(
     # Created before the app restricted new files, or by another tool: owner-only.
     for each in (path.parent, attachments_dir, path):
         owner_only(each)
+
+
+def _backup_before_migrating(
+    db: sqlite3.Connection, path: Path, migrations: Sequence[Migration]
+) -> None:
+    """An update that changes the schema first backs up the history as it was (a failed
+    backup stops the update: the file is left as it is)."""
+    todo = pending(db, migrations)
+    has_data = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'threads'").fetchone()
+    if todo and has_data:
+        create_backup(path.parent, f"before-{todo[0].__name__}", database=path)
 
 
 def _check_readable(path: Path, migrations: Sequence[Migration]) -> None:

@@ -39,12 +39,13 @@ def parse_sse(raw: bytes) -> list[dict[str, Any]]:
 
 
 class LiveServer:
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], **options: Any) -> None:
+        """`options`: more of create_app's keyword arguments."""
         self.data_dir = data_dir
         self.env = env
         self.sock = bind_loopback(0)
         self.port: int = self.sock.getsockname()[1]
-        self.app = create_app(data_dir=data_dir, token=TOKEN, port=self.port, env=env)
+        self.app = create_app(data_dir=data_dir, token=TOKEN, port=self.port, env=env, **options)
         self.server = make_server(self.app)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.client = httpx.Client(
@@ -110,8 +111,8 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(data_dir: Path, env: dict[str, str]) -> Iterator[LiveServer]:
-    server = LiveServer(data_dir, env).start()
+def live_server(data_dir: Path, env: dict[str, str], **options: Any) -> Iterator[LiveServer]:
+    server = LiveServer(data_dir, env, **options).start()
     try:
         yield server
     finally:

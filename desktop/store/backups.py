@@ -1,0 +1,197 @@
+"""Backups of the data dir: the chat history through SQLite's online backup API (never a file
+copy of a live database), the attachments, and the settings and MCP server files.
+
+A backup is written into a temporary folder, checked (`PRAGMA integrity_check`), and only then
+given its final name, so one that fails never replaces or hides a good one. The newest `keep`
+are kept. The API key is never part of a backup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop import __version__
+from desktop.errors import StoreError
+from desktop.fileio import make_private, owner_only
+
+DB_NAME = "chats.db"
+# Files of the data dir a backup holds beside the database (never the API key).
+SIDE_FILES = ("settings.json", "mcp.json")
+MANIFEST = "backup.json"
+DEFAULT_KEEP = 7
+_PAGES_PER_STEP = 2048  # the backup yields between steps, so writers are never held up long
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    path: Path
+    created: float
+    reason: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def view(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "created": self.created,
+            "reason": self.reason,
+            "size": self.size,
+        }
+
+
+def backups_dir(data_dir: Path) -> Path:
+    return data_dir / "backups"
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst, pages=_PAGES_PER_STEP, sleep=0.001)
+        ok = dst.execute("PRAGMA integrity_check").fetchone()
+        if not ok or ok[0] != "ok":
+            raise StoreError(f"The backup copy failed its check ({ok[0] if ok else 'no answer'}).")
+    finally:
+        dst.close()
+        src.close()
+
+
+def create_backup(
+    data_dir: Path, reason: str, *, keep: int = DEFAULT_KEEP, database: Path | None = None
+) -> BackupInfo:
+    """Back up `data_dir` now (its `chats.db`, or `database`). Raises StoreError (with the
+    reason) if it can't."""
+    database = database or data_dir / DB_NAME
+    if not database.is_file():
+        raise StoreError(f"There is no chat history in {data_dir} to back up.")
+    root = backups_dir(data_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe_reason = "".join(c if c.isalnum() else "-" for c in reason)[:30] or "manual"
+    final = root / f"{stamp}-{safe_reason}"
+    n = 1
+    while final.exists():
+        n += 1
+        final = root / f"{stamp}-{safe_reason}-{n}"
+    work = root / f".partial-{final.name}"
+    try:
+        work.mkdir(parents=True)
+        make_private(root)
+        make_private(work)
+        _copy_database(database, work / DB_NAME)
+        attachments = data_dir / "attachments"
+        if attachments.is_dir():
+            shutil.copytree(attachments, work / "attachments")
+        for name in SIDE_FILES:
+            if (data_dir / name).is_file():
+                shutil.copy2(data_dir / name, work / name)
+        created = time.time()
+        manifest = {"format": 1, "app_version": __version__, "created": created, "reason": reason}
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        work.rename(final)
+        make_private(final)
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(work)
+        detail = exc.message if isinstance(exc, StoreError) else str(exc)
+        raise StoreError(
+            f"The backup failed, and the earlier backups are untouched: {detail}"
+        ) from exc
+    prune(data_dir, keep)
+    return _info(final)
+
+
+def backup_if_due(data_dir: Path, *, every_s: float, keep: int) -> BackupInfo | None:
+    """A backup if the newest is older than `every_s` (or there is none)."""
+    newest = list_backups(data_dir)
+    if newest and time.time() - newest[0].created < every_s:
+        return None
+    return create_backup(data_dir, "daily", keep=keep)
+
+
+def _info(path: Path) -> BackupInfo:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    created = float(manifest.get("created") or path.stat().st_mtime)
+    return BackupInfo(path, created, str(manifest.get("reason", "")), size)
+
+
+def list_backups(data_dir: Path) -> list[BackupInfo]:
+    """Complete backups, newest first."""
+    root = backups_dir(data_dir)
+    if not root.is_dir():
+        return []
+    found = [
+        _info(p)
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / DB_NAME).is_file()
+    ]
+    return sorted(found, key=lambda b: (b.created, b.name), reverse=True)
+
+
+def prune(data_dir: Path, keep: int) -> None:
+    for old in list_backups(data_dir)[max(1, keep) :]:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(old.path)
+
+
+def find_backup(data_dir: Path, name: str | None) -> BackupInfo:
+    """The named backup (a folder name or a path), or the newest."""
+    backups = list_backups(data_dir)
+    if name is None:
+        if not backups:
+            raise StoreError(f"There are no backups in {backups_dir(data_dir)}.")
+        return backups[0]
+    candidate = Path(name).expanduser()
+    if not candidate.is_absolute():
+        candidate = backups_dir(data_dir) / name
+    if not (candidate / DB_NAME).is_file():
+        raise StoreError(f"{name} is not a backup (it has no {DB_NAME}).")
+    return _info(candidate)
+
+
+def restore_backup(
+    data_dir: Path, backup: BackupInfo, *, keep: int = DEFAULT_KEEP
+) -> BackupInfo | None:
+    """Put `backup` back in place of the data dir's history, attachments, settings and MCP
+    servers. The app must not be running on `data_dir`. The current state is backed up first
+    (returned), so a restore can itself be undone."""
+    current = data_dir / DB_NAME
+    saved = create_backup(data_dir, "before-restore", keep=keep + 1) if current.is_file() else None
+    database = data_dir / DB_NAME
+    staged = data_dir / f".restoring-{DB_NAME}"
+    try:
+        _copy_database(backup.path / DB_NAME, staged)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                (data_dir / f"{DB_NAME}{suffix}").unlink()
+        staged.replace(database)
+        owner_only(database)
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+        raise StoreError(f"The restore failed and nothing was changed: {exc}") from exc
+    attachments = data_dir / "attachments"
+    shutil.rmtree(attachments, ignore_errors=True)
+    if (backup.path / "attachments").is_dir():
+        shutil.copytree(backup.path / "attachments", attachments)
+    else:
+        attachments.mkdir()
+    for name in SIDE_FILES:
+        if (backup.path / name).is_file():
+            shutil.copy2(backup.path / name, data_dir / name)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (data_dir / name).unlink()
+    return saved
