@@ -1,13 +1,16 @@
-"""The data subcommands: `backup` and `restore` (with `--data-dir`). They hold the data dir's
-instance lock while they work, so they never write to a history the app has open: while the app
-runs on that data dir, they say so and change nothing."""
+"""The data subcommands: `export`, `import`, `backup` and `restore` (with `--data-dir`).
+
+`export` and `backup` only read the history (a read-only connection, SQLite's online backup), so
+they also work while the app runs. `import` and `restore` write it: they hold the data dir's
+instance lock while they work, and while the app runs on that data dir they say so and change
+nothing."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from desktop.errors import ConfigError, StoreError
+from desktop.errors import DesktopError
 from desktop.shell.launch import fail
 
 RUNNING = (
@@ -16,9 +19,22 @@ RUNNING = (
 )
 
 
+WRITES = ("import", "restore")
+
+
 def add_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
+    export = commands.add_parser(
+        "export", parents=[common], help="write all chats (or one) to a JSON file"
+    )
+    export.add_argument("--format", choices=["json"], default="json", help="json (lossless)")
+    export.add_argument("--thread", metavar="ID", help="only this chat")
+    export.add_argument("out", metavar="OUT", help="the file to write")
+    imported = commands.add_parser(
+        "import", parents=[common], help="add the chats of a ChatKit Desktop JSON export"
+    )
+    imported.add_argument("path", metavar="PATH", help="the export file")
     commands.add_parser(
         "backup",
         parents=[common],
@@ -38,11 +54,30 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
     from desktop.shell.instance import InstanceLock
     from desktop.store.backups import create_backup, find_backup, restore_backup
 
-    lock = InstanceLock(data)
+    lock: InstanceLock | None = InstanceLock(data)
+    assert lock is not None
     if not lock.acquire():
-        return fail(RUNNING.format(data=data))
+        if args.command in WRITES:
+            return fail(RUNNING.format(data=data))
+        lock = None  # the app runs: reading beside it is safe
     try:
         keep = load_settings(resolve_paths(data).settings).backups_keep
+        if args.command == "export":
+            from desktop.store.export_json import export_json
+
+            out = Path(args.out).expanduser()
+            count = export_json(data, out, args.thread)
+            print(f"Exported {count} chat{'s' if count != 1 else ''} to {out}.")
+            return 0
+        if args.command == "import":
+            from desktop.store.import_json import import_export
+
+            result = import_export(data, Path(args.path).expanduser())
+            print(
+                f"Imported {result.added} chat{'s' if result.added != 1 else ''}"
+                + (f" ({result.skipped} already here)." if result.skipped else ".")
+            )
+            return 0
         if args.command == "backup":
             made = create_backup(data, "manual", keep=keep)
             print(made.path)
@@ -53,7 +88,8 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
         if saved is not None:
             print(f"What was there before is kept as {saved.path}.")
         return 0
-    except (StoreError, ConfigError) as exc:
+    except DesktopError as exc:
         return fail(exc.message)
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()

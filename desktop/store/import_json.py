@@ -1,0 +1,185 @@
+"""Importing this app's JSON export (see export_json.py) into a data dir.
+
+Everything is checked before anything is written, then written in one transaction: a malformed
+file gets one error naming what is wrong and changes nothing. Chats already here (same id) are
+left alone, so importing the same file twice adds nothing the second time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatkit.types import Attachment, ThreadItem, ThreadMetadata
+from pydantic import ValidationError
+
+from desktop.errors import StoreError
+from desktop.fileio import owner_only
+from desktop.store import attachment_rules as rules
+from desktop.store.connections import Database
+from desktop.store.database import connect, prepare_database
+from desktop.store.export_json import FORMAT, VERSION
+from desktop.store.records import attachment_adapter, item_adapter, metadata_only, stored_json
+
+FEEDBACK_KINDS = ("positive", "negative")
+
+
+@dataclass
+class ParsedThread:
+    thread: ThreadMetadata
+    # Each item checked, with its JSON kept exactly as exported (so a round trip changes nothing).
+    items: list[tuple[ThreadItem, str]]
+    feedback: dict[str, str]
+    attachments: list[tuple[Attachment, bytes | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    skipped: int
+
+
+def _problem(where: str, exc: Exception) -> StoreError:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        place = ".".join(str(p) for p in first["loc"])
+        return StoreError(f"{where}: {place}: {first['msg']}.")
+    return StoreError(f"{where}: {exc}.")
+
+
+def parse_export(source: Path) -> list[ParsedThread]:
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise StoreError(f"There is no file at {source}.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"Can't read {source}: {exc}.") from exc
+    except json.JSONDecodeError as exc:
+        raise StoreError(
+            f"{source.name} is not valid JSON (line {exc.lineno}, column {exc.colno}); "
+            "it may be cut short."
+        ) from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise StoreError(f"{source.name} is not a ChatKit Desktop export.")
+    if document.get("version") != VERSION:
+        raise StoreError(
+            f"{source.name} is export version {document.get('version')!r}; this app reads "
+            f"version {VERSION}. Update the app to import it."
+        )
+    threads = document.get("threads")
+    if not isinstance(threads, list):
+        raise StoreError(f"{source.name} has no list of threads.")
+    return [_thread(n, entry) for n, entry in enumerate(threads, 1)]
+
+
+def _thread(n: int, entry: Any) -> ParsedThread:
+    where = f"chat {n}"
+    try:
+        thread = metadata_only(ThreadMetadata.model_validate(entry["thread"]))
+        where = f"chat {n} ({thread.id})"
+        items = [(item_adapter().validate_python(i), _compact(i)) for i in entry.get("items", [])]
+        feedback = dict(entry.get("feedback") or {})
+        if any(k not in FEEDBACK_KINDS for k in feedback.values()):
+            raise ValueError("feedback must be positive or negative")
+        parsed = ParsedThread(thread, items, {str(k): str(v) for k, v in feedback.items()})
+        for a in entry.get("attachments", []):
+            attachment = attachment_adapter().validate_python(a["attachment"])
+            rules.checked_id(attachment.id)
+            content = a.get("content_base64")
+            data = base64.b64decode(content, validate=True) if content is not None else None
+            parsed.attachments.append((attachment, data))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise StoreError(f"{where}: a required part is missing ({exc}).") from exc
+    except (ValidationError, ValueError, binascii.Error) as exc:
+        raise _problem(where, exc) from exc
+    for item, _ in items:
+        if item.thread_id != thread.id:
+            raise StoreError(f"{where}: item {item.id} belongs to another chat.")
+    return parsed
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def import_export(data_dir: Path, source: Path) -> ImportResult:
+    """Import `source` into `data_dir`. The app must not be running on it."""
+    parsed = parse_export(source)
+    database = data_dir / "chats.db"
+    files = data_dir / "attachments"
+    prepare_database(database, files)
+    db = connect(database, read_only=False)
+    written: list[Path] = []
+    added = skipped = 0
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        for entry in parsed:
+            if db.execute("SELECT 1 FROM threads WHERE id = ?", (entry.thread.id,)).fetchone():
+                skipped += 1
+                continue
+            _write_thread(db, entry, files, written)
+            added += 1
+        db.execute("COMMIT")
+    except BaseException as exc:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"The import failed and nothing was added: {exc}.") from exc
+        raise
+    finally:
+        db.close()
+    return ImportResult(added, skipped)
+
+
+def _write_thread(
+    db: sqlite3.Connection, entry: ParsedThread, files: Path, written: list[Path]
+) -> None:
+    thread = entry.thread
+    seq = Database.next_seq(db)
+    db.execute(
+        "INSERT INTO threads (id, created_at, seq, active_seq, data) VALUES (?, ?, ?, ?, ?)",
+        (thread.id, thread.created_at.isoformat(), seq, seq, thread.model_dump_json()),
+    )
+    for item, data in entry.items:
+        seq = Database.next_seq(db)
+        db.execute(
+            "INSERT INTO items (thread_id, id, seq, type, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (thread.id, item.id, seq, item.type, item.created_at.isoformat(), data),
+        )
+    db.execute("UPDATE threads SET active_seq = ? WHERE id = ?", (seq, thread.id))
+    db.executemany(
+        "INSERT INTO feedback (thread_id, item_id, kind, created_at) VALUES (?, ?, ?, ?)",
+        [(thread.id, item_id, kind, time.time()) for item_id, kind in entry.feedback.items()],
+    )
+    for attachment, content in entry.attachments:
+        if db.execute("SELECT 1 FROM attachments WHERE id = ?", (attachment.id,)).fetchone():
+            continue
+        size = len(content) if content is not None else None
+        db.execute(
+            "INSERT INTO attachments (id, thread_id, mime_type, declared_size, stored_size, "
+            "created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                attachment.id,
+                thread.id,
+                attachment.mime_type,
+                size or 0,
+                size,
+                time.time(),
+                stored_json(attachment),
+            ),
+        )
+        if content is not None:
+            path = files / attachment.id
+            path.write_bytes(content)
+            owner_only(path)
+            written.append(path)
