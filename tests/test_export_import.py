@@ -30,6 +30,8 @@ def seed(data: Path, env: dict[str, str], provider: FakeProvider, notes: Path) -
     answered approval card), feedback, an attachment and a chat's remembered choice."""
     write_config(data, {"notes": stdio_entry(notes)})
     with live_server(data, env) as live:
+        body = {"name": "Editor", "instructions": "Fix grammar.", "tools": ["mcp:notes/echo"]}
+        assert live.client.post("/api/assistants", content=json.dumps(body)).status_code == 201
         provider.reply("Take the tram 28.")
         first, _ = live.create_thread("Lisbon in May?")
         provider.call_tools(("search_chats", {"query": "tram"}))
@@ -65,6 +67,8 @@ def test_export_then_import_changes_nothing(
     assert (result.added, result.skipped) == (4, 0)
     again = export_document(other)
     assert comparable(again)["threads"] == comparable(original)["threads"]
+    assert again["assistants"] == original["assistants"]
+    assert [a["name"] for a in again["assistants"]] == ["Assistant", "Editor"]
     assert (other / "attachments" / attachment["attachment"]["id"]).read_bytes() == b"milk\nbread\n"
     # the same file again adds nothing
     assert import_export(other, out).added == 0

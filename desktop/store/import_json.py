@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from desktop.errors import StoreError
 from desktop.fileio import owner_only
 from desktop.store import attachment_rules as rules
+from desktop.store.assistants import AssistantDraft
 from desktop.store.connections import Database
 from desktop.store.database import connect, prepare_database
 from desktop.store.export_json import FORMAT, VERSION
@@ -54,7 +55,14 @@ def _problem(where: str, exc: Exception) -> StoreError:
     return StoreError(f"{where}: {exc}.")
 
 
-def parse_export(source: Path) -> list[ParsedThread]:
+@dataclass(frozen=True)
+class ParsedExport:
+    threads: list[ParsedThread]
+    # The user's own assistants (checked like the Settings form does).
+    assistants: list[tuple[str, AssistantDraft]]
+
+
+def parse_export(source: Path) -> ParsedExport:
     try:
         document = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -76,7 +84,18 @@ def parse_export(source: Path) -> list[ParsedThread]:
     threads = document.get("threads")
     if not isinstance(threads, list):
         raise StoreError(f"{source.name} has no list of threads.")
-    return [_thread(n, entry) for n, entry in enumerate(threads, 1)]
+    parsed = [_thread(n, entry) for n, entry in enumerate(threads, 1)]
+    assistants = []
+    for n, raw in enumerate(document.get("assistants") or [], 1):
+        if not isinstance(raw, dict) or raw.get("builtin"):
+            continue  # the built-in assistant is this app's own
+        try:
+            fields = {k: raw.get(k) for k in ("name", "model", "tools")}
+            fields["instructions"] = raw.get("instructions") or ""
+            assistants.append((str(raw["id"])[:64], AssistantDraft.model_validate(fields)))
+        except (KeyError, ValidationError) as exc:
+            raise _problem(f"assistant {n}", exc) from exc
+    return ParsedExport(parsed, assistants)
 
 
 def _thread(n: int, entry: Any) -> ParsedThread:
@@ -120,7 +139,21 @@ def import_export(data_dir: Path, source: Path) -> ImportResult:
     added = skipped = 0
     try:
         db.execute("BEGIN IMMEDIATE")
-        for entry in parsed:
+        for assistant_id, draft in parsed.assistants:
+            db.execute(
+                "INSERT INTO assistants (id, name, instructions, model, tools, builtin, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (
+                    assistant_id,
+                    draft.name,
+                    draft.instructions,
+                    draft.model,
+                    json.dumps(draft.tools),
+                    time.time(),
+                    time.time(),
+                ),
+            )
+        for entry in parsed.threads:
             if db.execute("SELECT 1 FROM threads WHERE id = ?", (entry.thread.id,)).fetchone():
                 skipped += 1
                 continue
