@@ -148,3 +148,47 @@ def test_export_and_import_from_the_command_line(
     )
     assert missing.returncode == 1 and "There is no chat thr_nope" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_markdown_export_reads_like_the_chat(
+    data_dir: Path, env: dict[str, str], provider: FakeProvider, notes: Path, tmp_path: Path
+) -> None:
+    import zipfile
+
+    seed(data_dir, env, provider, notes)
+    out = tmp_path / "chats.zip"
+    done = cli("export", "--format", "markdown", str(out), "--data-dir", str(data_dir))
+    assert done.returncode == 0 and "Exported 4 chats" in done.stdout, done.stderr
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        texts = {n: archive.read(n).decode() for n in names if n.endswith(".md")}
+        assert len(texts) == 4 and len(set(names)) == len(names)
+        (lisbon,) = [t for t in texts.values() if "Lisbon in May?" in t]
+        assert lisbon.startswith("# Fake title\n") and "## You · " in lisbon
+        assert "## Assistant · " in lisbon and "Take the tram 28." in lisbon
+        (search,) = [t for t in texts.values() if "What did I ask?" in t]
+        assert "> Steps: Searched your chats" in search
+        (echo,) = [t for t in texts.values() if "Echo hi" in t]
+        assert "Approval request for the tool echo" in echo and "the user approved" in echo
+        (files,) = [t for t in texts.values() if "Here is a file" in t]
+        (link,) = [line for line in files.splitlines() if line.startswith("Attached: [list.txt](")]
+        assert archive.read(link.split("(", 1)[1].rstrip(")")) == b"milk\nbread\n"
+    # one chat: a Markdown file with its files beside it
+    thread_id = export_document(data_dir)["threads"][2]["thread"]["id"]
+    single = tmp_path / "one" / "list.md"
+    single.parent.mkdir()
+    assert (
+        cli(
+            "export",
+            "--format",
+            "markdown",
+            "--thread",
+            thread_id,
+            str(single),
+            "--data-dir",
+            str(data_dir),
+        ).returncode
+        == 0
+    )
+    assert "Here is a file" in single.read_text()
+    assert (single.parent / "list files" / "list.txt").read_bytes() == b"milk\nbread\n"

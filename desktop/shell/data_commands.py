@@ -26,9 +26,14 @@ def add_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     export = commands.add_parser(
-        "export", parents=[common], help="write all chats (or one) to a JSON file"
+        "export", parents=[common], help="write all chats (or one) to a JSON or Markdown file"
     )
-    export.add_argument("--format", choices=["json"], default="json", help="json (lossless)")
+    export.add_argument(
+        "--format",
+        choices=["json", "markdown"],
+        default="json",
+        help="json (lossless, re-importable) or markdown (readable; a zip for all chats)",
+    )
     export.add_argument("--thread", metavar="ID", help="only this chat")
     export.add_argument("out", metavar="OUT", help="the file to write")
     imported = commands.add_parser(
@@ -64,9 +69,11 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
         keep = load_settings(resolve_paths(data).settings).backups_keep
         if args.command == "export":
             from desktop.store.export_json import export_json
+            from desktop.store.export_markdown import export_markdown
 
             out = Path(args.out).expanduser()
-            count = export_json(data, out, args.thread)
+            write = export_markdown if args.format == "markdown" else export_json
+            count = write(data, out, args.thread)
             print(f"Exported {count} chat{'s' if count != 1 else ''} to {out}.")
             return 0
         if args.command == "import":
