@@ -37,9 +37,13 @@ def add_commands(
     export.add_argument("--thread", metavar="ID", help="only this chat")
     export.add_argument("out", metavar="OUT", help="the file to write")
     imported = commands.add_parser(
-        "import", parents=[common], help="add the chats of a ChatKit Desktop JSON export"
+        "import",
+        parents=[common],
+        help="add the chats of a ChatKit Desktop JSON export or a ChatGPT data export",
     )
-    imported.add_argument("path", metavar="PATH", help="the export file")
+    imported.add_argument(
+        "path", metavar="PATH", help="export.json, ChatGPT's conversations.json, or its zip"
+    )
     commands.add_parser(
         "backup",
         parents=[common],
@@ -77,9 +81,12 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
             print(f"Exported {count} chat{'s' if count != 1 else ''} to {out}.")
             return 0
         if args.command == "import":
-            from desktop.store.import_json import import_export
+            from desktop.store.import_chatgpt import looks_like_chatgpt, parse_chatgpt
+            from desktop.store.import_json import parse_export, write_import
 
-            result = import_export(data, Path(args.path).expanduser())
+            source = Path(args.path).expanduser()
+            parse = parse_chatgpt if looks_like_chatgpt(source) else parse_export
+            result = write_import(data, parse(source))
             print(
                 f"Imported {result.added} chat{'s' if result.added != 1 else ''}"
                 + (f" ({result.skipped} already here)." if result.skipped else ".")

@@ -130,7 +130,12 @@ def _compact(value: Any) -> str:
 
 def import_export(data_dir: Path, source: Path) -> ImportResult:
     """Import `source` into `data_dir`. The app must not be running on it."""
-    parsed = parse_export(source)
+    return write_import(data_dir, parse_export(source))
+
+
+def write_import(data_dir: Path, parsed: ParsedExport) -> ImportResult:
+    """Add `parsed` to `data_dir` in one transaction (chats already there are skipped). The
+    app must not be running on it."""
     database = data_dir / "chats.db"
     files = data_dir / "attachments"
     prepare_database(database, files)
