@@ -1,8 +1,9 @@
 """All benchmarks, one command: `python bench/run.py` (full scale) or `--small` (what CI runs).
 
-Runs bench/history.py, bench/relay.py, bench/agent_tools.py, bench/mcp_roundtrip.py and
-bench/launch.py (plus the built bundles' launch when dist/ has them), then prints one table of
-every figure next to its target and writes bench-results/summary.json. Figures never fail the run: they are for reading.
+Runs bench/history.py, bench/relay.py, bench/agent_tools.py, bench/mcp_roundtrip.py,
+bench/data_portability.py and bench/launch.py (plus the built bundles' launch when dist/ has
+them), then prints one table of every figure next to its target and writes
+bench-results/summary.json. Figures never fail the run: they are for reading.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main() -> int:
     relay = run("relay.py", *small)
     agents = run("agent_tools.py", *small)
     mcp = run("mcp_roundtrip.py", *small)
+    data = run("data_portability.py", *small)
     launch = run("launch.py", "--runs", "5" if args.small else "7")
     bundle_app = ROOT / "dist" / "chatkit-desktop" / "chatkit-desktop"
     bundle_empty = ROOT / "dist" / "empty-window" / "empty-window"
@@ -187,6 +189,23 @@ def main() -> int:
                 f["overhead_ms"] < 20,
             )
         )
+    n = f"{data['conversations']:,} conversations"
+    rows += [
+        (f"ChatGPT import, {n}", f"{data['import_s']:.1f} s", "< 60 s at 10,000", None),
+        (
+            f"  import peak memory, {n}",
+            f"{data['import_peak_mb']:.0f} MB",
+            "< 300 MB",
+            data["import_peak_mb"] < 300,
+        ),
+        (f"JSON export, {n}", f"{data['export_s']:.1f} s", "< 30 s at 10,000", None),
+        (
+            f"backup of a {data['database_mb']:.0f} MB history",
+            f"{data['backup_s']:.1f} s",
+            "reported",
+            None,
+        ),
+    ]
     cold = figures["cold start: open + first page"]
     rows += [
         (
@@ -216,6 +235,7 @@ def main() -> int:
         "relay": relay,
         "agents": agents,
         "mcp": mcp,
+        "data": data,
         "launch": launch,
         "launch_bundle": bundle,
         "page_sizes": sizes,

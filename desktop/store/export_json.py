@@ -16,15 +16,17 @@ writes nothing there). The format (version 1):
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from desktop import __version__
 from desktop.errors import NotFound, StoreError
-from desktop.fileio import atomic_write
+from desktop.fileio import owner_only
 
 FORMAT = "chatkit-desktop-export"
 VERSION = 1
@@ -62,49 +64,88 @@ def _thread(db: sqlite3.Connection, thread_id: str, data: str, files: Path) -> d
     }
 
 
-def export_document(data_dir: Path, thread_id: str | None = None) -> dict[str, Any]:
-    db = _read_only(data_dir / "chats.db")
-    try:
-        if thread_id is None:
-            rows = db.execute("SELECT id, data FROM threads ORDER BY seq").fetchall()
-        else:
-            rows = db.execute("SELECT id, data FROM threads WHERE id = ?", (thread_id,)).fetchall()
-            if not rows:
-                raise NotFound(f"There is no chat {thread_id[:80]}.")
-        files = data_dir / "attachments"
-        threads = [_thread(db, tid, data, files) for tid, data in rows]
-        assistants = [
-            {
-                "id": r[0],
-                "name": r[1],
-                "instructions": r[2],
-                "model": r[3],
-                "tools": json.loads(r[4]),
-                "builtin": bool(r[5]),
-            }
-            for r in db.execute(
-                "SELECT id, name, instructions, model, tools, builtin FROM assistants ORDER BY created_at"
-            )
-        ]
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"Can't read the chat history: {exc}.") from exc
-    finally:
-        db.close()
+def _assistants(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT id, name, instructions, model, tools, builtin FROM assistants ORDER BY created_at"
+    )
+    return [
+        {
+            "id": r[0],
+            "name": r[1],
+            "instructions": r[2],
+            "model": r[3],
+            "tools": json.loads(r[4]),
+            "builtin": bool(r[5]),
+        }
+        for r in rows
+    ]
+
+
+def _header() -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": datetime.now(UTC).isoformat(),
         "app_version": __version__,
-        "threads": threads,
-        "assistants": assistants,
     }
 
 
-def export_json(data_dir: Path, out: Path, thread_id: str | None = None) -> int:
-    """Write the export to `out`; returns how many chats it holds."""
-    document = export_document(data_dir, thread_id)
+def iter_threads(data_dir: Path, thread_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """The chats one at a time, oldest first (or the one chat asked for)."""
+    db = _read_only(data_dir / "chats.db")
     try:
-        atomic_write(out, json.dumps(document, ensure_ascii=False))
+        if thread_id is None:
+            rows = db.execute("SELECT id, data FROM threads ORDER BY seq")
+        else:
+            rows = db.execute("SELECT id, data FROM threads WHERE id = ?", (thread_id,))
+        files = data_dir / "attachments"
+        found = False
+        for tid, data in rows.fetchall() if thread_id else rows:
+            found = True
+            yield _thread(db, tid, data, files)
+        if thread_id is not None and not found:
+            raise NotFound(f"There is no chat {thread_id[:80]}.")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"Can't read the chat history: {exc}.") from exc
+    finally:
+        db.close()
+
+
+def export_document(data_dir: Path, thread_id: str | None = None) -> dict[str, Any]:
+    """The whole export in memory (tests, small histories); export_json streams it."""
+    threads = list(iter_threads(data_dir, thread_id))
+    db = _read_only(data_dir / "chats.db")
+    try:
+        assistants = _assistants(db)
+    finally:
+        db.close()
+    return _header() | {"threads": threads, "assistants": assistants}
+
+
+def export_json(data_dir: Path, out: Path, thread_id: str | None = None) -> int:
+    """Write the export to `out`, a chat at a time; returns how many chats it holds."""
+    db = _read_only(data_dir / "chats.db")
+    try:
+        assistants = _assistants(db)
+    finally:
+        db.close()
+    tmp = out.with_name(f".{out.name}.partial")
+    count = 0
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            owner_only(tmp)
+            handle.write(json.dumps(_header(), ensure_ascii=False)[:-1] + ', "threads": [')
+            for n, entry in enumerate(iter_threads(data_dir, thread_id)):
+                handle.write(("," if n else "") + json.dumps(entry, ensure_ascii=False))
+                count += 1
+            handle.write('], "assistants": ' + json.dumps(assistants, ensure_ascii=False) + "}")
+        tmp.replace(out)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise StoreError(f"Can't write {out}: {exc.strerror or exc}.") from exc
-    return len(document["threads"])
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return count

@@ -12,7 +12,7 @@ from typing import Any
 
 from desktop.errors import StoreError
 from desktop.fileio import atomic_write, owner_only
-from desktop.store.export_json import export_document
+from desktop.store.export_json import iter_threads
 
 _SKIPPED = {"hidden_context_item", "sdk_hidden_context", "end_of_turn"}
 
@@ -135,11 +135,11 @@ def _attachment_files(
 def export_markdown(data_dir: Path, out: Path, thread_id: str | None = None) -> int:
     """One chat: `out` is its Markdown file, its attachments in a folder beside it. All chats:
     `out` is a zip of one file (and folder) per chat. Returns how many chats were written."""
-    document = export_document(data_dir, thread_id)
     taken: set[str] = set()
+    count = 0
     try:
         if thread_id is not None:
-            (entry,) = document["threads"]
+            (entry,) = list(iter_threads(data_dir, thread_id))
             folder = f"{out.stem} files"
             paths, blobs = _attachment_files(entry, folder)
             atomic_write(out, chat_markdown(entry, paths))
@@ -151,7 +151,8 @@ def export_markdown(data_dir: Path, out: Path, thread_id: str | None = None) -> 
             return 1
         tmp = out.with_name(f".{out.name}.partial")
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for entry in document["threads"]:
+            for entry in iter_threads(data_dir):
+                count += 1
                 name = slug(entry["thread"].get("title") or "New chat", taken)
                 paths, blobs = _attachment_files(entry, f"{name} files")
                 archive.writestr(f"{name}.md", chat_markdown(entry, paths))
@@ -161,4 +162,4 @@ def export_markdown(data_dir: Path, out: Path, thread_id: str | None = None) -> 
         tmp.replace(out)
     except OSError as exc:
         raise StoreError(f"Can't write {out}: {exc.strerror or exc}.") from exc
-    return len(document["threads"])
+    return count

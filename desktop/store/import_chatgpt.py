@@ -12,13 +12,14 @@ Ids are derived from the export's ids, so importing the same export again adds n
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import mimetypes
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from chatkit.types import (
     AssistantMessageContent,
@@ -37,6 +38,7 @@ from pydantic import AnyUrl, ValidationError
 
 from desktop.errors import StoreError
 from desktop.store.import_json import ParsedExport, ParsedThread
+from desktop.store.json_stream import Truncated, iter_array
 
 _HIDDEN_ROLES = {"system"}
 _IMAGE_PLACEHOLDER = "[An image from ChatGPT that the export didn't include]"
@@ -65,7 +67,8 @@ class _Source:
         except OSError as exc:
             raise StoreError(f"Can't read {path}: {exc.strerror or exc}.") from exc
 
-    def conversations(self) -> list[Any]:
+    def conversations(self) -> Iterator[Any]:
+        """The conversations one at a time (the file is read as it goes, never whole)."""
         try:
             if self.zip is not None:
                 name = next(
@@ -78,23 +81,25 @@ class _Source:
                 )
                 if name is None:
                     raise StoreError(f"{self.path.name} has no conversations.json.")
-                raw = self.zip.read(name)
+                stream: TextIO = io.TextIOWrapper(self.zip.open(name), encoding="utf-8")
             else:
-                raw = self.path.read_bytes()
-            data = json.loads(raw)
+                stream = open(self.path, encoding="utf-8")  # noqa: SIM115 (closed below)
         except FileNotFoundError as exc:
             raise StoreError(f"There is no file at {self.path}.") from exc
         except (OSError, zipfile.BadZipFile) as exc:
             raise StoreError(f"Can't read {self.path.name}: {exc}.") from exc
+        try:
+            yield from iter_array(stream)
+        except Truncated as exc:
+            raise StoreError(f"{self.path.name} is cut short: {exc}.") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StoreError(
-                f"{self.path.name} is not valid JSON; it may be cut short ({exc})."
+                f"{self.path.name} is not a valid ChatGPT export; it may be cut short ({exc})."
             ) from exc
-        if not isinstance(data, list):
-            raise StoreError(
-                f"{self.path.name} is not a ChatGPT export (no list of conversations)."
-            )
-        return data
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise StoreError(f"Can't read {self.path.name}: {exc}.") from exc
+        finally:
+            stream.close()
 
     def image(self, pointer: str) -> tuple[str, bytes] | None:
         """The file an `asset_pointer` ("file-service://file-abc") names, if the zip has it."""
@@ -303,12 +308,15 @@ def _conversation(n: int, conversation: Any, source: _Source) -> Iterator[Parsed
 
 
 def parse_chatgpt(path: Path) -> ParsedExport:
-    source = _Source(path)
+    """The export's chats, produced one conversation at a time as the import writes them."""
+    return ParsedExport(_threads(_Source(path)), [])
+
+
+def _threads(source: _Source) -> Iterator[ParsedThread]:
     try:
-        threads: list[ParsedThread] = []
         for n, conversation in enumerate(source.conversations(), 1):
             try:
-                threads.extend(_conversation(n, conversation, source))
+                yield from list(_conversation(n, conversation, source))
             except (ValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
                 title = conversation.get("title") if isinstance(conversation, dict) else None
                 raise StoreError(
@@ -317,7 +325,6 @@ def parse_chatgpt(path: Path) -> ParsedExport:
                 ) from exc
     finally:
         source.close()
-    return ParsedExport(threads, [])
 
 
 def looks_like_chatgpt(path: Path) -> bool:

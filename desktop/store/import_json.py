@@ -13,6 +13,7 @@ import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,9 @@ def _problem(where: str, exc: Exception) -> StoreError:
 
 @dataclass(frozen=True)
 class ParsedExport:
-    threads: list[ParsedThread]
+    # Checked chats, possibly produced as they are read (a failure then comes mid-import, and
+    # the transaction it runs in is rolled back).
+    threads: Iterable[ParsedThread]
     # The user's own assistants (checked like the Settings form does).
     assistants: list[tuple[str, AssistantDraft]]
 
