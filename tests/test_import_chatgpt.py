@@ -204,3 +204,30 @@ def test_an_odd_message_names_its_conversation(tmp_path: Path) -> None:
     result = cli("import", str(path), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 1 and "Conversation 1 (Odd one) couldn't be read" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_long_import_shows_progress_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
+    import signal
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from data_portability import write_export
+
+    big = tmp_path / "conversations.json"
+    write_export(big, 3000)
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop", "import", str(big), "--data-dir", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()  # the first progress line: the import is under way
+    assert line.startswith("Importing… ") and "Ctrl+C cancels" in line
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "import cancelled; nothing was added." in err
+    assert "Traceback" not in err
+    assert export_document(data)["threads"] == []
+    assert not any((data / "attachments").iterdir())

@@ -8,6 +8,8 @@ nothing."""
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
 
 from desktop.errors import DesktopError
@@ -57,6 +59,27 @@ def add_commands(
     restore.add_argument("backup", nargs="?", help="a backup's folder name or path")
 
 
+class _Progress:
+    """A progress line on stderr for long imports (redrawn in place on a terminal)."""
+
+    def __init__(self) -> None:
+        self._shown = time.monotonic()  # quick imports show no progress at all
+
+    def __call__(self, added: int, skipped: int) -> None:
+        now = time.monotonic()
+        if now - self._shown < 0.5:
+            return
+        self._shown = now
+        line = f"Importing… {added + skipped:,} chats read ({added:,} new). Ctrl+C cancels."
+        end = "\r" if sys.stderr.isatty() else "\n"
+        print(line, end=end, file=sys.stderr, flush=True)
+
+    @staticmethod
+    def done() -> None:
+        if sys.stderr.isatty():
+            print(" " * 70, end="\r", file=sys.stderr, flush=True)
+
+
 def run_command(args: argparse.Namespace, data: Path) -> int:
     from desktop.paths import resolve_paths
     from desktop.settings.config import load_settings
@@ -86,7 +109,12 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
 
             source = Path(args.path).expanduser()
             parse = parse_chatgpt if looks_like_chatgpt(source) else parse_export
-            result = write_import(data, parse(source))
+            try:
+                result = write_import(data, parse(source), _Progress())
+            except KeyboardInterrupt:
+                return fail("import cancelled; nothing was added.", 130)
+            finally:
+                _Progress.done()
             print(
                 f"Imported {result.added} chat{'s' if result.added != 1 else ''}"
                 + (f" ({result.skipped} already here)." if result.skipped else ".")

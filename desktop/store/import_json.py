@@ -13,7 +13,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,9 +136,14 @@ def import_export(data_dir: Path, source: Path) -> ImportResult:
     return write_import(data_dir, parse_export(source))
 
 
-def write_import(data_dir: Path, parsed: ParsedExport) -> ImportResult:
+def write_import(
+    data_dir: Path,
+    parsed: ParsedExport,
+    progress: Callable[[int, int], None] = lambda added, skipped: None,
+) -> ImportResult:
     """Add `parsed` to `data_dir` in one transaction (chats already there are skipped). The
-    app must not be running on it."""
+    app must not be running on it. `progress` hears the counts after each chat; an exception
+    there (or a Ctrl+C) cancels the import, leaving nothing behind."""
     database = data_dir / "chats.db"
     files = data_dir / "attachments"
     prepare_database(database, files)
@@ -164,9 +169,10 @@ def write_import(data_dir: Path, parsed: ParsedExport) -> ImportResult:
         for entry in parsed.threads:
             if db.execute("SELECT 1 FROM threads WHERE id = ?", (entry.thread.id,)).fetchone():
                 skipped += 1
-                continue
-            _write_thread(db, entry, files, written)
-            added += 1
+            else:
+                _write_thread(db, entry, files, written)
+                added += 1
+            progress(added, skipped)
         db.execute("COMMIT")
     except BaseException as exc:
         with contextlib.suppress(sqlite3.Error):
