@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from desktop.store.backups import (
     list_backups,
     restore_backup,
 )
-from tests.support.headless import ROOT, start_headless
+from tests.support.headless import run_cli, start_headless
 from tests.support.live import user_input  # noqa: F401 (shared request shapes)
 
 CTX = RequestContext()
@@ -127,29 +125,19 @@ async def test_a_schema_update_backs_up_the_history_first(tmp_path: Path) -> Non
     assert len(list_backups(data)) == 1
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "desktop", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-
-
 async def test_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     await seed(data, ["Kept"])
-    made = cli("backup", "--data-dir", str(data))
+    made = run_cli("backup", "--data-dir", str(data))
     assert made.returncode == 0, made.stderr
     path = Path(made.stdout.strip())
     assert (path / "chats.db").is_file() and path.parent == backups_dir(data).resolve()
     await seed(data, ["Kept", "Lost"])
-    restored = cli("--data-dir", str(data), "restore")
+    restored = run_cli("--data-dir", str(data), "restore")
     assert restored.returncode == 0, restored.stderr
     assert f"Restored {path.name}." in restored.stdout
     assert await titles(data) == ["Kept"]
-    bad = cli("restore", "nothing-like-this", "--data-dir", str(data))
+    bad = run_cli("restore", "nothing-like-this", "--data-dir", str(data))
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1
     assert "is not a backup" in bad.stderr and "Traceback" not in bad.stderr
 
@@ -159,19 +147,19 @@ def test_writing_commands_refuse_while_the_app_runs(tmp_path: Path) -> None:
     proc, _ = start_headless(data, {"CHATKIT_DESKTOP_TOKEN": "backup-test-token-0123456789abcdef"})
     try:
         export = tmp_path / "export.json"
-        assert cli("export", "--data-dir", str(data), str(export)).returncode == 0
+        assert run_cli("export", "--data-dir", str(data), str(export)).returncode == 0
 
         def listing() -> list[str]:  # (SQLite's own -wal and -shm files come and go)
             return sorted(p.name for p in data.iterdir() if not p.name.endswith(("-wal", "-shm")))
 
         before = listing()
         for command in (["restore"], ["import", str(export)]):
-            result = cli(*command, "--data-dir", str(data))
+            result = run_cli(*command, "--data-dir", str(data))
             assert result.returncode == 1
             assert "is running on" in result.stderr and "Close it first" in result.stderr
         assert listing() == before
         # Reading beside it is safe: a backup goes through SQLite's online backup API.
-        made = cli("backup", "--data-dir", str(data))
+        made = run_cli("backup", "--data-dir", str(data))
         assert made.returncode == 0 and Path(made.stdout.strip()).is_dir()
     finally:
         proc.terminate()

@@ -4,8 +4,6 @@ attachments), idempotent, all-or-nothing on a bad file, and the `export` / `impo
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from desktop.store.export_json import export_document, export_json
 from desktop.store.import_json import import_export
 from tests.mcp_helpers import answer, cards, stdio_entry, write_config
 from tests.support.fake_provider import FakeProvider
-from tests.support.headless import ROOT
+from tests.support.headless import run_cli
 from tests.support.live import live_server
 from tests.test_mentions import upload_and_send
 
@@ -115,35 +113,26 @@ def test_a_file_bad_halfway_adds_nothing(
     assert not (other / "chats.db").exists() or export_document(other)["threads"] == []
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "desktop", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-
-
 def test_export_and_import_from_the_command_line(
     data_dir: Path, env: dict[str, str], provider: FakeProvider, notes: Path, tmp_path: Path
 ) -> None:
     seed(data_dir, env, provider, notes)
     out = tmp_path / "all.json"
-    done = cli("export", "--format", "json", str(out), "--data-dir", str(data_dir))
+    done = run_cli("export", "--format", "json", str(out), "--data-dir", str(data_dir))
     assert done.returncode == 0 and "Exported 4 chats" in done.stdout, done.stderr
     one_id = json.loads(out.read_text())["threads"][0]["thread"]["id"]
     single = tmp_path / "one.json"
     assert (
-        cli("--data-dir", str(data_dir), "export", "--thread", one_id, str(single)).returncode == 0
+        run_cli("--data-dir", str(data_dir), "export", "--thread", one_id, str(single)).returncode
+        == 0
     )
     assert [t["thread"]["id"] for t in json.loads(single.read_text())["threads"]] == [one_id]
     other = tmp_path / "other"
-    first = cli("import", str(out), "--data-dir", str(other))
+    first = run_cli("import", str(out), "--data-dir", str(other))
     assert first.returncode == 0 and "Imported 4 chats." in first.stdout, first.stderr
-    second = cli("import", str(out), "--data-dir", str(other))
+    second = run_cli("import", str(out), "--data-dir", str(other))
     assert "Imported 0 chats (4 already here)." in second.stdout
-    missing = cli(
+    missing = run_cli(
         "export", "--thread", "thr_nope", str(tmp_path / "x.json"), "--data-dir", str(other)
     )
     assert missing.returncode == 1 and "There is no chat thr_nope" in missing.stderr
@@ -157,7 +146,7 @@ def test_markdown_export_reads_like_the_chat(
 
     seed(data_dir, env, provider, notes)
     out = tmp_path / "chats.zip"
-    done = cli("export", "--format", "markdown", str(out), "--data-dir", str(data_dir))
+    done = run_cli("export", "--format", "markdown", str(out), "--data-dir", str(data_dir))
     assert done.returncode == 0 and "Exported 4 chats" in done.stdout, done.stderr
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
@@ -178,7 +167,7 @@ def test_markdown_export_reads_like_the_chat(
     single = tmp_path / "one" / "list.md"
     single.parent.mkdir()
     assert (
-        cli(
+        run_cli(
             "export",
             "--format",
             "markdown",

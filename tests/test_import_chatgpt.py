@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.store.export_json import export_document
-from tests.support.headless import ROOT
+from tests.support.headless import ROOT, run_cli
 
 
 def node(
@@ -117,21 +117,11 @@ def make_zip(path: Path) -> None:
         archive.writestr("file-PHOTO-cat.png", b"\x89PNG fake cat")
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "desktop", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-
-
 def test_a_chatgpt_zip_becomes_chats_with_their_branches(tmp_path: Path) -> None:
     export = tmp_path / "chatgpt.zip"
     make_zip(export)
     data = tmp_path / "data"
-    done = cli("import", str(export), "--data-dir", str(data))
+    done = run_cli("import", str(export), "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
     assert "Imported 3 chats." in done.stdout  # two conversations, one extra branch
     threads = {t["thread"]["title"]: t for t in export_document(data)["threads"]}
@@ -169,13 +159,13 @@ def test_a_chatgpt_zip_becomes_chats_with_their_branches(tmp_path: Path) -> None
     (listing,) = [i for i in main["items"] if i["type"] == "widget"]
     assert branch["thread"]["id"] in json.dumps(listing["widget"])
     # again: nothing new
-    again = cli("import", str(export), "--data-dir", str(data))
+    again = run_cli("import", str(export), "--data-dir", str(data))
     assert "Imported 0 chats (3 already here)." in again.stdout
     # conversations.json on its own works too (images then show as placeholders)
     plain = tmp_path / "conversations.json"
     plain.write_text(json.dumps([untitled()]))
     other = tmp_path / "other"
-    assert "Imported 1 chat." in cli("import", str(plain), "--data-dir", str(other)).stdout
+    assert "Imported 1 chat." in run_cli("import", str(plain), "--data-dir", str(other)).stdout
 
 
 def test_a_damaged_export_adds_nothing(tmp_path: Path) -> None:
@@ -183,12 +173,12 @@ def test_a_damaged_export_adds_nothing(tmp_path: Path) -> None:
     good = json.dumps([untitled(), conversation()])
     broken.write_text(good[: len(good) // 2])
     data = tmp_path / "data"
-    result = cli("import", str(broken), "--data-dir", str(data))
+    result = run_cli("import", str(broken), "--data-dir", str(data))
     assert result.returncode == 1 and "may be cut short" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     odd = tmp_path / "odd.json"
     odd.write_text(json.dumps([untitled(), {"title": "x"}]))
-    result = cli("import", str(odd), "--data-dir", str(data))
+    result = run_cli("import", str(odd), "--data-dir", str(data))
     assert result.returncode == 1 and "Conversation 2 has no message tree" in result.stderr
     assert not (data / "chats.db").exists() or export_document(data)["threads"] == []
 
@@ -201,7 +191,7 @@ def test_an_odd_message_names_its_conversation(tmp_path: Path) -> None:
     odd["mapping"]["a"]["message"]["author"] = "assistant"  # not an object
     path = tmp_path / "conversations.json"
     path.write_text(json.dumps([odd]))
-    result = cli("import", str(path), "--data-dir", str(tmp_path / "data"))
+    result = run_cli("import", str(path), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 1 and "Conversation 1 (Odd one) couldn't be read" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -45,3 +45,14 @@ def start_headless(
     proc.kill()
     out, err = proc.communicate()
     raise AssertionError(f"the app did not start: {out} {err}")
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`python -m desktop ARGS` to its end (the data subcommands), with its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "desktop", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+    )
