@@ -188,9 +188,6 @@ class McpConfig:
     # Why the file as a whole can't be used, if so.
     error: str | None = None
 
-    def get(self, name: str) -> ServerSpec | None:
-        return next((s for s in self.servers if s.name == name), None)
-
 
 class McpConfigFile:
     def __init__(self, path: Path) -> None:

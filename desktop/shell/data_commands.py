@@ -86,12 +86,11 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
     from desktop.shell.instance import InstanceLock
     from desktop.store.backups import create_backup, find_backup, restore_backup
 
-    lock: InstanceLock | None = InstanceLock(data)
-    assert lock is not None
-    if not lock.acquire():
-        if args.command in WRITES:
-            return fail(RUNNING.format(data=data))
-        lock = None  # the app runs: reading beside it is safe
+    lock = InstanceLock(data)
+    held = lock.acquire()
+    if not held and args.command in WRITES:
+        return fail(RUNNING.format(data=data))
+    # Not held: the app runs, and this command only reads, which is safe beside it.
     try:
         keep = load_settings(resolve_paths(data).settings).backups_keep
         if args.command == "export":
@@ -133,5 +132,5 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
     except DesktopError as exc:
         return fail(exc.message)
     finally:
-        if lock is not None:
+        if held:
             lock.release()

@@ -39,14 +39,6 @@ class BackupInfo:
     def name(self) -> str:
         return self.path.name
 
-    def view(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "created": self.created,
-            "reason": self.reason,
-            "size": self.size,
-        }
-
 
 def backups_dir(data_dir: Path) -> Path:
     return data_dir / "backups"
