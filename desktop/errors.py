@@ -44,6 +44,13 @@ class UnsupportedMediaType(DesktopError):
     code = "unsupported_media_type"
 
 
+class Busy(DesktopError):
+    """Another long operation on the same data (an import, a restore) is under way."""
+
+    status_code = 409
+    code = "busy"
+
+
 class StoreError(DesktopError):
     """The data file cannot be used: corrupt, newer than this app, or unwritable."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from desktop.context import RequestContext
-from desktop.errors import StoreError
+from desktop.errors import NotFound, StoreError
 from desktop.store import SQLiteStore
 from desktop.store.backups import (
     backups_dir,
@@ -104,7 +104,7 @@ async def test_restore_brings_back_exactly_the_backed_up_state(tmp_path: Path) -
     restore_backup(data, saved)
     assert sorted(await titles(data)) == ["After", "Before"]
     assert find_backup(data, backup.name).path == backup.path
-    with pytest.raises(StoreError, match="is not a backup"):
+    with pytest.raises(NotFound, match="is not a backup"):
         find_backup(data, "no-such-backup")
 
 

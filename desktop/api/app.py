@@ -22,6 +22,7 @@ from desktop import env as env_names
 from desktop.api.assistant_routes import assistant_router
 from desktop.api.attachment_routes import attachment_router
 from desktop.api.chatkit_routes import chatkit_router
+from desktop.api.data_routes import DataOperations, data_router
 from desktop.api.engine import ChatEngine, StoreHandle
 from desktop.api.entity_routes import entity_router
 from desktop.api.errors import error_json, error_response
@@ -36,6 +37,7 @@ from desktop.api.settings_routes import settings_router
 from desktop.api.shell_routes import PageRoutes, page_router, shell_router
 from desktop.context import RequestContext
 from desktop.errors import DesktopError
+from desktop.file_manager import open_folder as system_open_folder
 from desktop.mcp.hub import McpHub
 from desktop.paths import Paths, resolve_paths, ui_dir
 from desktop.profile import Profile
@@ -114,6 +116,7 @@ def create_app(
     on_page_ready: Callable[[], None] | None = None,
     warm_up_delay_s: float = 0.0,
     first_backup_after_s: float = 600.0,
+    open_folder: Callable[[Path], None] = system_open_folder,
 ) -> FastAPI:
     """Build the app on `profile` (or on a profile opened from `data_dir` and `env`). `port` is
     the one it will be served on (checked against Host headers).
@@ -122,7 +125,8 @@ def create_app(
     hears when the page is usable (the launch reports how long that took). `warm_up_delay_s`
     holds back building the chat store and engine (over a second of imports) so that they don't
     compete with the first page; whatever needs them first, or the page being up, starts them.
-    The daily backup is first looked at `first_backup_after_s` after start-up.
+    The daily backup is first looked at `first_backup_after_s` after start-up. `open_folder`
+    shows a folder in the system's file manager.
     """
     if profile is None:
         environ = os.environ if env is None else env
@@ -139,6 +143,7 @@ def create_app(
     codes = SignInCodes()
     ui_state = UiState(paths.ui_state)
     guard = Guard(token, port)
+    data_ops = DataOperations(stores, paths.data, service, mcp, ui_state)
     state = AppState(
         paths=paths, stores=stores, chat=chat, token=token, settings=service, sign_in_codes=codes
     )
@@ -166,6 +171,7 @@ def create_app(
             warm_key.cancel()
             servers.cancel()
             backups.cancel()
+            await data_ops.imports.aclose()
             await mcp.aclose()
             await chat.aclose()
             await stores.aclose()
@@ -211,6 +217,7 @@ def create_app(
     app.include_router(assistant_router(stores, chat.models, service.provider_config))
     app.include_router(entity_router(stores, mcp))
     app.include_router(mcp_router(mcp))
+    app.include_router(data_router(data_ops, open_folder))
     app.include_router(
         page_router(
             PageRoutes(

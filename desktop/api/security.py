@@ -53,13 +53,14 @@ def session_cookie_name(port: int | None) -> str:
     return f"{SESSION_COOKIE}_{port}" if port else SESSION_COOKIE
 
 
-# Request bodies larger than this are refused while they arrive. Uploads have their own cap.
+# Request bodies larger than this are refused while they arrive. Uploads have their own cap;
+# an import (a ChatGPT export can be gigabytes) is only bounded by the disk.
 MAX_API_BODY = 256 * 1024
 MAX_CHATKIT_BODY = 8 * 1024 * 1024
 
 
 def body_limit(path: str) -> int | None:
-    if path.startswith("/api/attachments/"):
+    if path.startswith("/api/attachments/") or path == "/api/data/import":
         return None
     return MAX_CHATKIT_BODY if path.startswith("/chatkit") else MAX_API_BODY
 

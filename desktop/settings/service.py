@@ -62,6 +62,12 @@ class SettingsService:
     def effective(self) -> Settings:
         return self._effective
 
+    def reload(self) -> None:
+        """Read the settings file again (a restore or an erase replaced it)."""
+        with self._lock:
+            self._saved = load_settings(self.path)
+            self._effective = apply_env(self._saved, self.env)
+
     def key(self) -> str | None:
         return lookup_key(self.env, self.keys)[0]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop import __version__
-from desktop.errors import StoreError
+from desktop.errors import NotFound, StoreError
 from desktop.fileio import make_private, owner_only
 
 DB_NAME = "chats.db"
@@ -143,13 +143,13 @@ def find_backup(data_dir: Path, name: str | None) -> BackupInfo:
     backups = list_backups(data_dir)
     if name is None:
         if not backups:
-            raise StoreError(f"There are no backups in {backups_dir(data_dir)}.")
+            raise NotFound(f"There are no backups in {backups_dir(data_dir)}.")
         return backups[0]
     candidate = Path(name).expanduser()
     if not candidate.is_absolute():
         candidate = backups_dir(data_dir) / name
     if not (candidate / DB_NAME).is_file():
-        raise StoreError(f"{name} is not a backup (it has no {DB_NAME}).")
+        raise NotFound(f"{name} is not a backup (it has no {DB_NAME}).")
     return _info(candidate)
 
 

@@ -88,12 +88,23 @@ class Database:
         """Run `fn` in one transaction on the writer."""
         return await self._run(self._writer, fn, read_only=False)
 
+    async def exclusive(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the writer's connection outside any transaction (for SQLite's backup API,
+        which can't run inside one). No other write runs meanwhile; `fn` manages its own
+        transactions."""
+        return await self._run(self._writer, fn, read_only=False, transaction=False)
+
     async def _run(
-        self, pool: ThreadPoolExecutor, fn: Callable[[sqlite3.Connection], T], *, read_only: bool
+        self,
+        pool: ThreadPoolExecutor,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        read_only: bool,
+        transaction: bool = True,
     ) -> T:
         def job() -> T:
             db = self._conn(read_only)
-            if read_only:
+            if read_only or not transaction:
                 return fn(db)
             db.execute("BEGIN IMMEDIATE")
             try:

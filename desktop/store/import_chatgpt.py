@@ -11,6 +11,7 @@ Ids are derived from the export's ids, so importing the same export again adds n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -19,7 +20,7 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from chatkit.types import (
     AssistantMessageContent,
@@ -61,6 +62,9 @@ class _Source:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.zip: zipfile.ZipFile | None = None
+        # The bytes under the text stream, and their total: how far reading has got.
+        self._raw: IO[bytes] | None = None
+        self._size = 1
         try:
             if zipfile.is_zipfile(path):
                 self.zip = zipfile.ZipFile(path)
@@ -81,9 +85,12 @@ class _Source:
                 )
                 if name is None:
                     raise StoreError(f"{self.path.name} has no conversations.json.")
-                stream: TextIO = io.TextIOWrapper(self.zip.open(name), encoding="utf-8")
+                self._size = max(1, self.zip.getinfo(name).file_size)
+                self._raw = self.zip.open(name)
             else:
-                stream = open(self.path, encoding="utf-8")  # noqa: SIM115 (closed below)
+                self._size = max(1, self.path.stat().st_size)
+                self._raw = open(self.path, "rb")  # noqa: SIM115 (closed below)
+            stream: TextIO = io.TextIOWrapper(self._raw, encoding="utf-8")
         except FileNotFoundError as exc:
             raise StoreError(f"There is no file at {self.path}.") from exc
         except (OSError, zipfile.BadZipFile) as exc:
@@ -100,6 +107,14 @@ class _Source:
             raise StoreError(f"Can't read {self.path.name}: {exc}.") from exc
         finally:
             stream.close()
+
+    def position(self) -> float:
+        raw = self._raw
+        if raw is None or raw.closed:
+            return 1.0 if raw is not None else 0.0
+        with contextlib.suppress(OSError, ValueError):
+            return min(1.0, raw.tell() / self._size)
+        return 0.0
 
     def image(self, pointer: str) -> tuple[str, bytes] | None:
         """The file an `asset_pointer` ("file-service://file-abc") names, if the zip has it."""
@@ -309,7 +324,8 @@ def _conversation(n: int, conversation: Any, source: _Source) -> Iterator[Parsed
 
 def parse_chatgpt(path: Path) -> ParsedExport:
     """The export's chats, produced one conversation at a time as the import writes them."""
-    return ParsedExport(_threads(_Source(path)), [])
+    source = _Source(path)
+    return ParsedExport(_threads(source), [], source.position)
 
 
 def _threads(source: _Source) -> Iterator[ParsedThread]:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,8 @@ class ParsedExport:
     threads: Iterable[ParsedThread]
     # The user's own assistants (checked like the Settings form does).
     assistants: list[tuple[str, AssistantDraft]]
+    # How far through the source reading has got, from 0 to 1 (for a progress bar).
+    position: Callable[[], float] = lambda: 0.0
 
 
 def parse_export(source: Path) -> ParsedExport:
@@ -88,6 +90,13 @@ def parse_export(source: Path) -> ParsedExport:
     if not isinstance(threads, list):
         raise StoreError(f"{source.name} has no list of threads.")
     parsed = [_thread(n, entry) for n, entry in enumerate(threads, 1)]
+    done = [0]
+
+    def counted() -> Iterator[ParsedThread]:
+        for entry in parsed:
+            yield entry
+            done[0] += 1
+
     assistants = []
     for n, raw in enumerate(document.get("assistants") or [], 1):
         if not isinstance(raw, dict) or raw.get("builtin"):
@@ -98,7 +107,7 @@ def parse_export(source: Path) -> ParsedExport:
             assistants.append((str(raw["id"])[:64], AssistantDraft.model_validate(fields)))
         except (KeyError, ValidationError) as exc:
             raise _problem(f"assistant {n}", exc) from exc
-    return ParsedExport(parsed, assistants)
+    return ParsedExport(counted(), assistants, lambda: done[0] / max(1, len(parsed)))
 
 
 def _thread(n: int, entry: Any) -> ParsedThread:
@@ -148,10 +157,33 @@ def write_import(
     files = data_dir / "attachments"
     prepare_database(database, files)
     db = connect(database, read_only=False)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = apply_import(db, files, parsed, progress)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise StoreError(f"The import failed and nothing was added: {exc}.") from exc
+    finally:
+        db.close()
+    return result
+
+
+def apply_import(
+    db: sqlite3.Connection,
+    files: Path,
+    parsed: ParsedExport,
+    progress: Callable[[int, int], None] = lambda added, skipped: None,
+) -> ImportResult:
+    """Write `parsed` within the caller's transaction. If it fails, the attachment files it
+    wrote are removed again; the caller rolls the transaction back."""
     written: list[Path] = []
     added = skipped = 0
     try:
-        db.execute("BEGIN IMMEDIATE")
         for assistant_id, draft in parsed.assistants:
             db.execute(
                 "INSERT INTO assistants (id, name, instructions, model, tools, builtin, "
@@ -173,18 +205,13 @@ def write_import(
                 _write_thread(db, entry, files, written)
                 added += 1
             progress(added, skipped)
-        db.execute("COMMIT")
     except BaseException as exc:
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("ROLLBACK")
         for path in written:
             with contextlib.suppress(OSError):
                 path.unlink()
         if isinstance(exc, sqlite3.Error):
             raise StoreError(f"The import failed and nothing was added: {exc}.") from exc
         raise
-    finally:
-        db.close()
     return ImportResult(added, skipped)
 
 

@@ -1,0 +1,177 @@
+"""Imports started from the page: the uploaded file is saved in the data dir, then imported on
+the history's writer in one transaction, with progress the page polls and a cancel that leaves
+nothing behind. One import runs at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from desktop.api.engine import StoreHandle
+from desktop.errors import Busy, DesktopError, NotFound
+from desktop.fileio import make_private
+
+log = logging.getLogger(__name__)
+
+State = Literal["uploading", "importing", "done", "failed", "cancelled"]
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@dataclass
+class ImportJob:
+    id: str
+    name: str
+    state: State = "uploading"
+    received: int = 0
+    added: int = 0
+    skipped: int = 0
+    fraction: float = 0.0
+    message: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "received": self.received,
+            "added": self.added,
+            "skipped": self.skipped,
+            "fraction": round(self.fraction, 4),
+            "message": self.message,
+        }
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("uploading", "importing")
+
+
+class ImportJobs:
+    def __init__(self, stores: StoreHandle, data_dir: Path) -> None:
+        self._stores = stores
+        self._folder = data_dir / "imports"
+        self._jobs: dict[str, ImportJob] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def running(self) -> bool:
+        return any(job.running for job in self._jobs.values())
+
+    def get(self, job_id: str) -> ImportJob:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound("There is no such import.")
+        return job
+
+    def cancel(self, job_id: str) -> ImportJob:
+        job = self.get(job_id)
+        if job.running:
+            job.cancel.set()
+        return job
+
+    async def receive(self, name: str, chunks: AsyncIterator[bytes]) -> ImportJob:
+        """Save the uploaded file, then start importing it in the background."""
+        if self.running:
+            raise Busy("An import is already under way. Wait for it or cancel it first.")
+        job = ImportJob(secrets.token_hex(8), name[:200] or "the file")
+        self._jobs = {job.id: job, **{k: v for k, v in self._jobs.items() if v.running}}
+        self._folder.mkdir(parents=True, exist_ok=True)
+        make_private(self._folder)
+        upload = self._folder / f"upload-{job.id}"
+        try:
+            with upload.open("wb") as out:
+                async for chunk in chunks:
+                    if job.cancel.is_set():
+                        raise _Cancelled
+                    await asyncio.to_thread(out.write, chunk)
+                    job.received += len(chunk)
+        except _Cancelled:
+            upload.unlink(missing_ok=True)
+            job.state, job.message = "cancelled", "Cancelled; nothing was imported."
+            return job
+        except OSError as exc:
+            upload.unlink(missing_ok=True)
+            job.state = "failed"
+            job.message = f"The file couldn't be saved ({exc.strerror}); nothing was imported."
+            return job
+        except BaseException:
+            # The page went away mid-upload.
+            upload.unlink(missing_ok=True)
+            job.state, job.message = "failed", "The file didn't arrive whole; nothing was imported."
+            raise
+        job.state = "importing"
+        task = asyncio.create_task(self._run(job, upload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def _run(self, job: ImportJob, upload: Path) -> None:
+        from desktop.store.import_chatgpt import looks_like_chatgpt, parse_chatgpt
+        from desktop.store.import_json import ImportResult, ParsedExport, apply_import, parse_export
+
+        parsed: ParsedExport | None = None
+        try:
+            store = await self._stores.get()
+            chatgpt = await asyncio.to_thread(looks_like_chatgpt, upload)
+            parsed = await asyncio.to_thread(parse_chatgpt if chatgpt else parse_export, upload)
+            reading = parsed
+
+            def progress(added: int, skipped: int) -> None:
+                job.added, job.skipped = added, skipped
+                job.fraction = reading.position()
+                if job.cancel.is_set():
+                    raise _Cancelled
+
+            def write(db: Any) -> ImportResult:
+                if job.cancel.is_set():
+                    raise _Cancelled
+                return apply_import(db, store.database.attachments_dir, reading, progress)
+
+            result = await store.database.write(write)
+            job.added, job.skipped, job.fraction = result.added, result.skipped, 1.0
+            job.state = "done"
+        except _Cancelled:
+            job.state, job.added = "cancelled", 0
+            job.message = "Cancelled; nothing was imported."
+        except DesktopError as exc:
+            job.state, job.added = "failed", 0
+            job.message = _named(exc.message, upload, job.name)
+        except Exception:
+            log.exception("the import failed")
+            job.state, job.added = "failed", 0
+            job.message = (
+                "The import failed unexpectedly; nothing was imported. The log has details."
+            )
+        finally:
+            close = getattr(parsed.threads, "close", None) if parsed else None
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+            await asyncio.to_thread(upload.unlink, missing_ok=True)
+        log.info(
+            "import %s: %s (%d added, %d already here)", job.id, job.state, job.added, job.skipped
+        )
+
+    async def aclose(self) -> None:
+        for job in self._jobs.values():
+            job.cancel.set()
+        for task in list(self._tasks):
+            with contextlib.suppress(Exception):
+                await task
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _named(message: str, upload: Path, name: str) -> str:
+    """Messages name the file the user chose, not the upload's own name."""
+    return message.replace(str(upload), name).replace(upload.name, name)

@@ -1,0 +1,105 @@
+"""Replacing the history of a running app in place: restoring a backup, and deleting everything.
+
+The app's connections stay open. The new contents are copied into the writer's connection with
+SQLite's backup API, so every reader sees them at its next query, and nothing can write in
+between: the writer is held for the whole swap, attachments included. Each step that can fail
+comes before anything is replaced, so a failure changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from desktop.errors import StoreError
+from desktop.fileio import make_private
+from desktop.store.backups import DB_NAME, SIDE_FILES, BackupInfo, backups_dir
+from desktop.store.connections import Database
+from desktop.store.database import prepare_database
+from desktop.store.migrations import MIGRATIONS, Migration, check_not_newer, migrate
+
+
+def _load_into(
+    db: sqlite3.Connection, source: Path, migrations: Sequence[Migration] = MIGRATIONS
+) -> None:
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        ok = src.execute("PRAGMA quick_check").fetchone()
+        if not ok or ok[0] != "ok":
+            raise StoreError(f"{source} is damaged ({ok[0] if ok else 'no answer'}).")
+        check_not_newer(src, migrations)
+        src.backup(db)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{source} can't be read: {exc}.") from exc
+    finally:
+        src.close()
+    # An older backup is brought up to this version's schema, as a launch would.
+    migrate(db, migrations)
+    # The old pages leave the write-ahead log as well as the file.
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _swap_folder(target: Path, staged: Path) -> None:
+    """Put `staged` in `target`'s place; the old folder is removed after the rename."""
+    old = target.with_name(f".old-{target.name}")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staged.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+async def restore_into(database: Database, data_dir: Path, backup: BackupInfo) -> None:
+    """Make the running app's history, attachments, settings and MCP servers exactly those of
+    `backup`. (The caller backs up the current state first.)"""
+    staged = data_dir / ".restoring-attachments"
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        if (backup.path / "attachments").is_dir():
+            shutil.copytree(backup.path / "attachments", staged)
+        else:
+            staged.mkdir()
+        make_private(staged)
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise StoreError(f"The restore failed and nothing was changed: {exc}.") from exc
+
+    def swap(db: sqlite3.Connection) -> None:
+        try:
+            _load_into(db, backup.path / DB_NAME)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        _swap_folder(database.attachments_dir, staged)
+
+    await database.exclusive(swap)
+    for name in SIDE_FILES:
+        if (backup.path / name).is_file():
+            shutil.copy2(backup.path / name, data_dir / name)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (data_dir / name).unlink()
+
+
+async def erase_into(database: Database, data_dir: Path) -> None:
+    """Empty the running app's history and attachments, and remove every backup."""
+    with tempfile.TemporaryDirectory(prefix=".erase-", dir=data_dir) as tmp:
+        empty = Path(tmp) / DB_NAME
+        prepare_database(empty, Path(tmp) / "attachments")
+        staged = data_dir / ".erased-attachments"
+        shutil.rmtree(staged, ignore_errors=True)
+        staged.mkdir(mode=0o700)
+
+        def swap(db: sqlite3.Connection) -> None:
+            with contextlib.suppress(sqlite3.Error):
+                # Deleted pages are overwritten, not just marked free.
+                db.execute("PRAGMA secure_delete = ON")
+            _load_into(db, empty)
+            _swap_folder(database.attachments_dir, staged)
+
+        await database.exclusive(swap)
+    shutil.rmtree(backups_dir(data_dir), ignore_errors=True)
