@@ -136,7 +136,12 @@ def test_an_import_from_the_page_shows_progress_and_is_searchable(
     job = upload(app, export)
     assert job["state"] == "importing" and job["name"] == "conversations.json"
     seen: list[float] = []
-    done = wait_for(app, job, lambda j: seen.append(j["fraction"]) or j["state"] != "importing")
+
+    def finished(j: dict[str, Any]) -> bool:
+        seen.append(j["fraction"])
+        return j["state"] != "importing"
+
+    done = wait_for(app, job, finished)
     assert done["state"] == "done", done
     assert done["added"] > 300 and done["fraction"] == 1.0  # branches are chats of their own
     assert all(0.0 <= f <= 1.0 for f in seen)
