@@ -139,7 +139,7 @@ def test_an_import_from_the_page_shows_progress_and_is_searchable(
 
     def finished(j: dict[str, Any]) -> bool:
         seen.append(j["fraction"])
-        return j["state"] != "importing"
+        return bool(j["state"] != "importing")
 
     done = wait_for(app, job, finished)
     assert done["state"] == "done", done
