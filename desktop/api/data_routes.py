@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
@@ -183,7 +184,8 @@ def data_router(ops: DataOperations, open_folder: Callable[[Path], None]) -> API
     async def start_import(request: Request) -> dict[str, Any]:
         if ops.lock.locked():
             raise Busy("A backup or restore is under way. Try again when it has finished.")
-        name = request.headers.get("x-file-name", "")
+        # The page sends the name URL-encoded: a header carries only ASCII.
+        name = unquote(request.headers.get("x-file-name", ""))
         job = await ops.imports.receive(name, request.stream())
         return job.view()
 

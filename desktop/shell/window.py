@@ -112,6 +112,29 @@ class DesktopWindow:
             log.warning("this web view can't guard navigation; links may leave the app")
             return
         signal.connect(self._on_navigation)
+        profile = page.profile() if page is not None else None
+        if profile is not None:
+            profile.downloadRequested.connect(self._on_download)
+
+    def _on_download(self, download: Any) -> None:
+        """An export: ask where to save it, starting in Downloads with the file's own name.
+        (pywebview's handler would offer the URL's path as the name.)"""
+        from pathlib import Path
+
+        from platformdirs import user_downloads_dir
+        from qtpy.QtWidgets import QFileDialog
+
+        suggested = Path(user_downloads_dir()) / (download.downloadFileName() or "export")
+        chosen, _ = QFileDialog.getSaveFileName(
+            self.window.native, "Save the export", str(suggested)
+        )
+        if not chosen:
+            download.cancel()
+            return
+        target = Path(chosen)
+        download.setDownloadDirectory(str(target.parent))
+        download.setDownloadFileName(target.name)
+        download.accept()
 
     def _on_navigation(self, request: Any) -> None:
         url = request.url().toString()

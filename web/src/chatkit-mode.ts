@@ -47,6 +47,17 @@ function composerPickers(offer: ComposerOffer): Pick<NonNullable<ChatKitOptions[
   return pickers;
 }
 
+/** The chat open in the component, for its header's export button. */
+let openThreadId: string | null = null;
+
+function exportOpenChat(): void {
+  if (!openThreadId) return;
+  const link = document.createElement("a");
+  link.href = `/api/data/export?${new URLSearchParams({ format: "markdown", thread: openThreadId })}`;
+  link.download = "";
+  link.click();
+}
+
 export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn, openChat?: (threadId: string) => void): ChatKitOptions {
   return {
     api: {
@@ -64,6 +75,8 @@ export function chatkitOptions(settings: ChatKitModeSettings, log: LogFn, openCh
     theme: { colorScheme: settings.dark ? "dark" : "light", radius: "round", density: "normal" },
     startScreen: { greeting: GREETING, prompts: PROMPTS.map((p) => ({ label: p.label, prompt: p.prompt })) },
     history: { enabled: true, showDelete: true, showRename: true },
+    // Export the open chat as Markdown (Settings → Your data exports them all, or as JSON).
+    header: { rightAction: { icon: "share", onClick: exportOpenChat } },
     composer: {
       placeholder: "Message",
       attachments: {
@@ -139,6 +152,7 @@ export function mountChatKit(host: HTMLElement, options: ChatKitOptions, log: Lo
   // The composer shows the assistant and model the opened chat remembers.
   element.addEventListener("chatkit.thread.change", (event: ChatKitEvents["chatkit.thread.change"]) => {
     const threadId = event.detail.threadId;
+    openThreadId = threadId ?? null;
     if (!threadId) return;
     void loadChoice(threadId).then((choice) => element.setComposerValue({
       selectedToolId: choice.assistant_id ? `${ASSISTANT_PREFIX}${choice.assistant_id}` : null,

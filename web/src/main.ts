@@ -4,6 +4,7 @@ import "./style.css";
 import { ChatHost } from "./chat-host";
 import { makeClientTools } from "./client-tools";
 import { AssistantsEditor } from "./settings/assistants";
+import { DataPanel, takeNotice } from "./settings/data";
 import { McpEditor } from "./settings/mcp";
 
 type Obj = { [key: string]: any };
@@ -57,7 +58,7 @@ function applyTheme(theme: string): void {
 
 function show(section: "home" | "settings"): void {
   for (const id of ["home", "settings"]) $(id).hidden = id !== section;
-  if (section === "settings") void assistantsEditor.load().then(() => mcpEditor.load());
+  if (section === "settings") void assistantsEditor.load().then(() => mcpEditor.load()).then(() => dataPanel.load());
   document.body.dataset.view = section;
 }
 
@@ -89,8 +90,9 @@ function setModels(models: string[]): void {
 
 let bannerDismissed = false;
 
-function banner(message: string | null): void {
+function banner(message: string | null, offerSettings = true): void {
   $("banner-text").textContent = message || "";
+  $("banner-switch").hidden = !offerSettings;
   $("banner").hidden = !message || bannerDismissed;
 }
 
@@ -133,6 +135,9 @@ async function load(): Promise<void> {
   render(view);
   show(view.needs_onboarding ? "settings" : "home");
   await chat.mount(view);
+  // What a restore or an erase did, said once after the page reloaded.
+  const notice = takeNotice();
+  if (notice) banner(notice, false);
   document.body.dataset.ready = "true";
   // The launch measures time to a usable window by this.
   void fetch("/api/page/ready", { method: "POST" }).catch(() => undefined);
@@ -140,7 +145,8 @@ async function load(): Promise<void> {
 
 const mcpEditor = new McpEditor(() => chat.refresh());
 const assistantsEditor = new AssistantsEditor(() => chat.refresh(), () => mcpEditor.current);
-$("assistants-host").replaceChildren(assistantsEditor.element, mcpEditor.element);
+const dataPanel = new DataPanel(() => chat.refresh());
+$("assistants-host").replaceChildren(assistantsEditor.element, mcpEditor.element, dataPanel.element);
 
 function wire(): void {
   $("nav-home").addEventListener("click", () => show("home"));

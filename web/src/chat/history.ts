@@ -122,9 +122,43 @@ export class HistoryPanel {
     const title = thread.title || "New chat";
     return h("li", { class: current ? "current" : "" },
       h("button", { type: "button", class: "thread-title", "aria-current": current ? "true" : undefined, onclick: () => this.handlers.open(thread.id) }, title),
+      h("button", { type: "button", class: "icon", "aria-label": `Export ${title}`, "aria-haspopup": "menu", onclick: (e: Event) => this.exportMenu(e, thread) }, icon("download")),
       h("button", { type: "button", class: "icon", "aria-label": `Rename ${title}`, onclick: () => void this.rename(thread) }, icon("edit")),
       h("button", { type: "button", class: "icon", "aria-label": `Delete ${title}`, onclick: () => void this.remove(thread) }, icon("trash")),
     );
+  }
+
+  /** The chat's export choices, under its row; a click elsewhere or Escape closes them. */
+  private exportMenu(event: Event, thread: ThreadMeta): void {
+    const row = (event.currentTarget as HTMLElement).closest("li");
+    const open = this.element.querySelector(".export-menu");
+    open?.remove();
+    if (!row || open?.previousElementSibling === row) return;
+    const link = (format: string, label: string) => {
+      const query = new URLSearchParams({ format, thread: thread.id });
+      return h("a", { role: "menuitem", href: `/api/data/export?${query}`, download: "", onclick: () => close() }, label);
+    };
+    const menu = h("li", { class: "export-menu", role: "menu", "aria-label": `Export ${thread.title || "New chat"}` },
+      link("markdown", "Export as Markdown"), link("json", "Export as JSON"));
+    const close = () => {
+      menu.remove();
+      document.removeEventListener("click", outside, true);
+      document.removeEventListener("keydown", escape, true);
+    };
+    const outside = (e: Event) => {
+      if (!menu.contains(e.target as Node) && !row.contains(e.target as Node)) close();
+    };
+    const escape = (e: KeyboardEvent) => {
+      if (e.key === "Escape") {
+        e.stopPropagation();
+        close();
+        (row.querySelector("[aria-haspopup]") as HTMLElement | null)?.focus();
+      }
+    };
+    row.after(menu);
+    document.addEventListener("click", outside, true);
+    document.addEventListener("keydown", escape, true);
+    (menu.querySelector("a") as HTMLElement).focus();
   }
 
   private async rename(thread: ThreadMeta): Promise<void> {

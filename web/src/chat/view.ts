@@ -74,9 +74,11 @@ export class ChatView {
     void this.pickers.refresh();
   }
 
-  /** Assistants or the provider changed in Settings: offer the new lists. */
+  /** Assistants or the provider changed in Settings, or chats were imported: offer the new
+   * lists. */
   refreshPickers(): void {
     void this.pickers.refresh();
+    void this.history.load(false);
   }
 
   // ---------------------------------------------------------------- threads
