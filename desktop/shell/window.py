@@ -124,7 +124,10 @@ class DesktopWindow:
         from platformdirs import user_downloads_dir
         from qtpy.QtWidgets import QFileDialog
 
-        suggested = Path(user_downloads_dir()) / (download.downloadFileName() or "export")
+        folder = Path(user_downloads_dir())
+        if not folder.is_dir():
+            folder = Path.home()
+        suggested = folder / (download.downloadFileName() or "export")
         chosen, _ = QFileDialog.getSaveFileName(
             self.window.native, "Save the export", str(suggested)
         )
