@@ -113,7 +113,7 @@ def test_attachment_upload(
     note = tmp_path / "notes.md"
     note.write_text("the secret word is pineapple")
     page = open_app(browser, server)
-    page.locator("input[type=file]").set_input_files(str(note))
+    page.locator("#home input[type=file]").set_input_files(str(note))
     expect(page.locator(".chip")).to_contain_text("notes.md")
     send(page, "what is the secret word?")
     expect(page.locator("article.user_message a.attachment-file")).to_have_text("notes.md")

@@ -329,7 +329,7 @@ def test_replies_that_would_break_the_page_show_as_plain_text(
 
 def test_presets_and_file_types_come_from_the_server(browser: Browser, server: LiveServer) -> None:
     page = open_app(browser, server)
-    accept = page.locator("input[type=file]").get_attribute("accept") or ""
+    accept = page.locator("#home input[type=file]").get_attribute("accept") or ""
     assert "application/pdf" in accept.split(",") and ".md" in accept.split(",")
     page.get_by_role("button", name="Settings", exact=True).click()
     page.get_by_label("Provider").select_option("ollama")
