@@ -259,3 +259,82 @@ def test_the_window_never_navigates_away_from_the_app(xvfb: str, tmp_path: Path)
         server.shutdown()
     assert f"URL {app_url}" in result.stdout, result.stdout + result.stderr[-2000:]
     assert opened.read_text().split() == ["http://127.0.0.2:9/elsewhere"]
+
+
+DOWNLOADING_PAGE = b"""<!doctype html><title>app</title><p>the app</p>
+<a id="save" href="/export" download>Export</a>
+<script>setTimeout(() => document.getElementById("save").click(), 500);</script>"""
+
+WINDOW_FOR_A_WHILE = WINDOW_ONLY.replace("time.sleep(3.0)", "time.sleep(float(sys.argv[2]))")
+
+
+def press_return(screen: str) -> None:
+    from Xlib.ext import xtest
+
+    d = display.Display(screen)
+    code = d.keysym_to_keycode(0xFF0D)  # Return
+    for kind in (X.KeyPress, X.KeyRelease):
+        xtest.fake_input(d, kind, code)
+    d.sync()
+    d.close()
+
+
+def test_an_export_is_saved_where_the_user_says_under_its_own_name(
+    xvfb: str, tmp_path: Path
+) -> None:
+    """The app's export download asks where to save it, offering Downloads and the file's own
+    name (not the address's path), and saves it there."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = DOWNLOADING_PAGE if self.path == "/app" else b"# Tide pools\n"
+            self.send_response(200)
+            if self.path == "/export":
+                self.send_header("Content-Type", "text/markdown")
+                self.send_header(
+                    "Content-Disposition", "attachment; filename*=utf-8''Tide%20pools.md"
+                )
+            else:
+                self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    home = tmp_path / "home"
+    (home / "Downloads").mkdir(parents=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    app_url = f"http://127.0.0.1:{server.server_address[1]}/app"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WINDOW_FOR_A_WHILE, app_url, "25"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "DISPLAY": xvfb, "HOME": str(home), "XDG_DOWNLOAD_DIR": ""},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                find_window(xvfb, "Save the export")[0].close()
+                break
+            except AssertionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        screenshot(xvfb, "window-export-save-dialog.png")
+        press_return(xvfb)
+        saved = home / "Downloads" / "Tide pools.md"
+        while not saved.exists() and time.monotonic() < deadline + 15:
+            time.sleep(0.1)
+        assert saved.read_text() == "# Tide pools\n"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+        server.shutdown()
