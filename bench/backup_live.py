@@ -37,6 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from data_portability import WORDS  # noqa: E402
+
 from tests.support.headless import start_headless  # noqa: E402
 
 TOKEN = "bench-token-backup"
@@ -63,22 +65,7 @@ def fill(data: Path, target_mb: int) -> float:
     prepare_database(database, data / "attachments")
     db = connect(database, read_only=False)
     now = datetime.now()
-    words = [
-        "the",
-        "quick",
-        "brown",
-        "fox",
-        "jumps",
-        "over",
-        "a",
-        "lazy",
-        "dog",
-        "while",
-        "seven",
-        "wizards",
-        "quietly",
-        "hex",
-    ]
+    words = WORDS
     filler = " ".join(words[i % len(words)] for i in range(WIDGET_KB * 1024 // 6))
     widget_json = WidgetItem.model_validate(
         {

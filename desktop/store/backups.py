@@ -180,10 +180,16 @@ def restore_backup(
         shutil.copytree(backup.path / "attachments", attachments)
     else:
         attachments.mkdir()
+    put_side_files(backup, data_dir)
+    return saved
+
+
+def put_side_files(backup: BackupInfo, data_dir: Path) -> None:
+    """The backup's settings and MCP server files in place of the data dir's (and none where
+    the backup had none)."""
     for name in SIDE_FILES:
         if (backup.path / name).is_file():
             shutil.copy2(backup.path / name, data_dir / name)
         else:
             with contextlib.suppress(FileNotFoundError):
                 (data_dir / name).unlink()
-    return saved

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from desktop.errors import StoreError
 from desktop.fileio import make_private
-from desktop.store.backups import DB_NAME, SIDE_FILES, BackupInfo, backups_dir
+from desktop.store.backups import DB_NAME, BackupInfo, backups_dir, put_side_files
 from desktop.store.connections import Database
 from desktop.store.database import prepare_database
 from desktop.store.migrations import MIGRATIONS, Migration, check_not_newer, migrate
@@ -77,12 +77,7 @@ async def restore_into(database: Database, data_dir: Path, backup: BackupInfo) -
         _swap_folder(database.attachments_dir, staged)
 
     await database.exclusive(swap)
-    for name in SIDE_FILES:
-        if (backup.path / name).is_file():
-            shutil.copy2(backup.path / name, data_dir / name)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                (data_dir / name).unlink()
+    put_side_files(backup, data_dir)
 
 
 async def erase_into(database: Database, data_dir: Path) -> None:
