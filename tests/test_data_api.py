@@ -292,3 +292,24 @@ def test_the_system_opener_gets_the_folder_without_the_bundles_libraries(tmp_pat
     with pytest.raises(DesktopError) as missing:
         open_folder(tmp_path, {"PATH": str(tmp_path / "nowhere")})
     assert str(tmp_path) in missing.value.message and "missing" in missing.value.message
+
+
+def test_a_failed_daily_backup_is_shown_until_one_succeeds(
+    data_dir: Path, env: dict[str, str]
+) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "backups").write_text("in the way")  # the backups folder can't be made
+    with live_server(data_dir, env, first_backup_after_s=0.05) as app:
+        deadline = time.monotonic() + 30
+        while True:
+            failure = app.client.get("/api/backups").json()["last_failure"]
+            if failure or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert failure and failure.startswith(
+            "The backup failed, and the earlier backups are untouched"
+        )
+        (data_dir / "backups").unlink()
+        assert app.client.post("/api/backups").status_code == 200
+        listed = app.client.get("/api/backups").json()
+        assert listed["last_failure"] is None and len(listed["backups"]) == 1

@@ -82,27 +82,6 @@ async def _start_mcp(chat: ChatEngine, mcp: McpHub) -> None:
     await mcp.watch()
 
 
-async def _daily_backups(
-    stores: StoreHandle, data: Path, keep: Callable[[], int], first_after_s: float
-) -> None:
-    """Once a day while the app runs (checked hourly), a backup of the data dir."""
-    from desktop.store.backups import backup_if_due
-
-    await asyncio.sleep(first_after_s)
-    try:
-        await stores.get()
-    except Exception:
-        return  # no usable history: nothing to back up
-    while True:
-        try:
-            made = await asyncio.to_thread(backup_if_due, data, every_s=86_400, keep=keep())
-            if made is not None:
-                log.info("daily backup written: %s", made.name)
-        except DesktopError as exc:
-            log.warning("daily backup failed: %s", exc.message)
-        await asyncio.sleep(3600)
-
-
 def create_app(
     *,
     token: str,
@@ -158,11 +137,7 @@ def create_app(
         warm_key = asyncio.create_task(asyncio.to_thread(lambda: (service.key(), keys_backend())))
         # MCP servers start once the chat engine is up, so they never hold back the window.
         servers = asyncio.create_task(_start_mcp(chat, mcp))
-        backups = asyncio.create_task(
-            _daily_backups(
-                stores, paths.data, lambda: service.effective().backups_keep, first_backup_after_s
-            )
-        )
+        backups = asyncio.create_task(data_ops.daily_backups(first_backup_after_s))
         try:
             yield
         finally:

@@ -4,6 +4,7 @@ deleting everything, and showing the data folder."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import shutil
@@ -22,11 +23,13 @@ from desktop.api.engine import StoreHandle
 from desktop.api.errors import parse_body
 from desktop.api.import_jobs import ImportJobs
 from desktop.context import RequestContext
-from desktop.errors import Busy, InvalidRequestError, NotFound
+from desktop.errors import Busy, DesktopError, InvalidRequestError, NotFound
 from desktop.fileio import make_private
 from desktop.mcp.hub import McpHub
 from desktop.settings.service import SettingsService
 from desktop.settings.ui_state import UiState
+
+log = logging.getLogger(__name__)
 
 # What the page asks the user to type before everything is deleted.
 ERASE_WORD = "delete"
@@ -68,6 +71,32 @@ class DataOperations:
         self.ui_state = ui_state
         self.imports = ImportJobs(stores, data_dir)
         self.lock = asyncio.Lock()
+        # Why the last automatic backup failed (Settings shows it until one succeeds).
+        self.backup_failure: str | None = None
+
+    async def daily_backups(self, first_after_s: float) -> None:
+        """Once a day while the app runs (checked hourly), a backup of the data dir."""
+        from desktop.store.backups import backup_if_due
+
+        await asyncio.sleep(first_after_s)
+        try:
+            await self.stores.get()
+        except Exception:
+            return  # no usable history: nothing to back up
+        while True:
+            if not self.lock.locked() and not self.imports.running:
+                try:
+                    async with self.lock:
+                        made = await asyncio.to_thread(
+                            backup_if_due, self.data, every_s=86_400, keep=self.keep()
+                        )
+                    if made is not None:
+                        log.info("daily backup written: %s", made.name)
+                        self.backup_failure = None
+                except DesktopError as exc:
+                    log.warning("daily backup failed: %s", exc.message)
+                    self.backup_failure = exc.message
+            await asyncio.sleep(3600)
 
     def _check_idle(self) -> None:
         if self.lock.locked():
@@ -85,6 +114,7 @@ class DataOperations:
         async with self.lock:
             await self.stores.get()  # the file exists once the store has opened it
             made = await asyncio.to_thread(create_backup, self.data, "manual", keep=self.keep())
+        self.backup_failure = None
         return _backup_view(made)
 
     async def restore(self, name: str) -> dict[str, Any]:
@@ -206,6 +236,7 @@ def data_router(ops: DataOperations, open_folder: Callable[[Path], None]) -> API
             "backups": [_backup_view(b) for b in found],
             "keep": ops.keep(),
             "folder": str(backups_dir(ops.data)),
+            "last_failure": ops.backup_failure,
         }
 
     @router.post("/api/backups")

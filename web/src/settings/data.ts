@@ -1,32 +1,14 @@
-// Settings → Your data: export everything, import (this app's JSON or a ChatGPT export) with a
-// progress bar and cancel, backups (back up now, how many to keep, restore), the data folder, and
-// deleting everything behind a typed confirmation.
+// Settings → Your data: export everything, import (importer.ts), backups (back up now, how
+// many to keep, restore), the data folder, and deleting everything behind a typed confirmation.
 import { h } from "../chat/dom";
-
-type Obj = { [key: string]: any };
+import { ImportControl } from "./importer";
+import { call } from "./request";
 
 interface Backup { name: string; created: number; reason: string; size: number }
-interface ImportJob {
-  id: string;
-  name: string;
-  state: "uploading" | "importing" | "done" | "failed" | "cancelled";
-  added: number;
-  skipped: number;
-  fraction: number;
-  message: string | null;
-}
 
 const ERASE_WORD = "delete";
-const POLL_MS = 250;
 // A notice that outlives the reload after a restore or an erase.
 const NOTICE_KEY = "chatkit-desktop.data-notice";
-
-async function call(path: string, init: RequestInit = {}): Promise<Obj> {
-  const response = await fetch(path, { headers: { "Content-Type": "application/json" }, ...init });
-  const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
-  return body;
-}
 
 // Decimal units, as file managers show them.
 function size(bytes: number): string {
@@ -47,9 +29,6 @@ function when(seconds: number): string {
   return new Date(seconds * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
-}
 
 /** Export links for all chats or one (`thread`): the browser or the window saves the file. */
 export function exportLink(format: "json" | "markdown", label: string, thread?: string): HTMLAnchorElement {
@@ -71,19 +50,11 @@ function reloadWith(notice: string): void {
 
 export class DataPanel {
   private backups: Backup[] = [];
-  private job: ImportJob | null = null;
-  private upload: XMLHttpRequest | null = null;
-  private pollTimer = 0;
-  private file = h("input", { type: "file", accept: ".json,.zip,application/json,application/zip", hidden: true, "aria-label": "Choose a file to import" });
-  private importButton = h("button", { type: "button", onclick: () => this.file.click() }, "Import…");
-  private progress = h("progress", { max: 1, value: 0, "aria-label": "Import progress" });
-  private progressText = h("span", { class: "hint" });
-  private cancelButton = h("button", { type: "button", class: "link", onclick: () => void this.cancelImport() }, "Cancel");
-  private progressRow = h("div", { class: "import-progress", hidden: true }, this.progress, this.progressText, this.cancelButton);
-  private importStatus = h("p", { class: "hint", role: "status", "aria-live": "polite" });
+  private importer: ImportControl;
   private list = h("ul", { class: "server-list backup-list", "aria-label": "Backups" });
   private keep = h("input", { type: "number", min: 1, max: 100, id: "backups-keep", class: "keep" });
   private backupStatus = h("p", { class: "hint", role: "status", "aria-live": "polite" });
+  private failure = h("p", { class: "error", role: "alert" });
   private folderStatus = h("p", { class: "hint", role: "status", "aria-live": "polite" });
   private eraseWord = h("input", { id: "erase-word", autocomplete: "off", spellcheck: "false" });
   private eraseButton = h("button", { type: "button", class: "danger", disabled: true, onclick: () => void this.erase() }, "Delete everything");
@@ -98,7 +69,8 @@ export class DataPanel {
     this.eraseStatus);
   readonly element: HTMLElement;
 
-  constructor(private imported: () => void) {
+  constructor(imported: () => void) {
+    this.importer = new ImportControl(imported);
     this.element = h("section", { class: "assistants data", "aria-labelledby": "data-title" },
       h("h3", { id: "data-title" }, "Your data"),
       h("p", { class: "hint" }, "Everything stays on this computer. Take it with you, bring chats in, and go back to an earlier state."),
@@ -108,15 +80,13 @@ export class DataPanel {
         exportLink("json", "All chats as JSON")),
       h("p", { class: "hint" }, "Markdown is for reading. JSON keeps everything and can be imported again, here or on another computer. One chat: use the export button beside it in the chat list."),
       h("h4", {}, "Import"),
-      h("div", { class: "actions" }, this.importButton, this.file),
-      h("p", { class: "hint" }, "A ChatKit Desktop JSON export, or your ChatGPT data export (the .zip, or conversations.json from it). Chats already here are skipped."),
-      this.progressRow, this.importStatus,
+      this.importer.element,
       h("h4", {}, "Backups"),
       h("p", { class: "hint" }, "Made once a day while the app runs, and before every update that changes how chats are stored. Restoring first backs up what is here now, so a restore can be undone."),
       h("div", { class: "actions backup-actions" },
         h("button", { type: "button", onclick: () => void this.backupNow() }, "Back up now"),
         h("label", { class: "keep-label", for: "backups-keep" }, "Keep the last", this.keep, "backups")),
-      this.backupStatus, this.list,
+      this.failure, this.backupStatus, this.list,
       h("h4", {}, "Data folder"),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => void this.openFolder() }, "Open data folder")),
@@ -125,11 +95,6 @@ export class DataPanel {
       h("div", { class: "actions" },
         h("button", { type: "button", class: "danger", onclick: () => this.openErase() }, "Delete all data…")),
       this.eraseForm);
-    this.file.addEventListener("change", () => {
-      const chosen = this.file.files?.[0];
-      this.file.value = "";
-      if (chosen) this.startImport(chosen);
-    });
     this.keep.addEventListener("change", () => void this.saveKeep());
     this.eraseWord.addEventListener("input", () => {
       this.eraseButton.disabled = this.eraseWord.value.trim().toLowerCase() !== ERASE_WORD;
@@ -145,6 +110,7 @@ export class DataPanel {
       const body = await call("/api/backups");
       this.backups = body.backups;
       this.keep.value = String(body.keep);
+      this.failure.textContent = body.last_failure ? `The last automatic backup failed: ${body.last_failure}` : "";
       this.render();
     } catch (e) {
       this.backupStatus.textContent = `Couldn't list the backups: ${(e as Error).message}`;
@@ -238,97 +204,6 @@ export class DataPanel {
     } catch (e) {
       this.eraseStatus.textContent = (e as Error).message;
       this.eraseButton.disabled = false;
-    }
-  }
-
-  // ---- import
-
-  private showJob(text: string, fraction: number | null): void {
-    this.progressRow.hidden = false;
-    this.importButton.disabled = true;
-    if (fraction === null) this.progress.removeAttribute("value");
-    else this.progress.value = fraction;
-    this.progressText.textContent = text;
-    this.importStatus.textContent = "";
-  }
-
-  private endJob(text: string, ok: boolean): void {
-    window.clearTimeout(this.pollTimer);
-    this.progressRow.hidden = true;
-    this.importButton.disabled = false;
-    this.importStatus.className = ok ? "ok" : "bad";
-    this.importStatus.textContent = text;
-    this.job = null;
-    this.upload = null;
-  }
-
-  private startImport(chosen: File): void {
-    // XMLHttpRequest, not fetch: it reports how much of a large file has been sent.
-    const xhr = new XMLHttpRequest();
-    this.upload = xhr;
-    this.showJob(`Reading ${chosen.name}…`, 0);
-    this.progressRow.scrollIntoView({ block: "nearest" });
-    xhr.upload.addEventListener("progress", (e) => {
-      if (e.lengthComputable) this.showJob(`Reading ${chosen.name}… ${Math.round((100 * e.loaded) / e.total)}%`, e.loaded / e.total);
-    });
-    xhr.addEventListener("load", () => {
-      let body: Obj = {};
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {
-        // Shown as the status below.
-      }
-      if (xhr.status !== 200) {
-        this.endJob((body.error && body.error.message) || `The import couldn't start (HTTP ${xhr.status}).`, false);
-        return;
-      }
-      this.follow(body as ImportJob);
-    });
-    xhr.addEventListener("error", () => this.endJob("The file couldn't be sent to the app; nothing was imported.", false));
-    xhr.addEventListener("abort", () => this.endJob("Cancelled; nothing was imported.", false));
-    xhr.open("POST", "/api/data/import");
-    xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    xhr.setRequestHeader("X-File-Name", encodeURIComponent(chosen.name));
-    xhr.send(chosen);
-  }
-
-  private follow(job: ImportJob): void {
-    this.job = job;
-    this.upload = null;
-    if (job.state === "importing" || job.state === "uploading") {
-      const counted = job.added + job.skipped;
-      this.showJob(counted ? `Importing… ${plural(job.added, "chat")} added so far` : "Importing…", job.fraction);
-      this.pollTimer = window.setTimeout(() => void this.poll(job.id), POLL_MS);
-      return;
-    }
-    if (job.state === "done") {
-      const already = job.skipped ? ` (${plural(job.skipped, "chat was", "chats were")} already here)` : "";
-      this.endJob(`Imported ${plural(job.added, "chat")}${already}.`, true);
-      this.imported();
-      return;
-    }
-    this.endJob(job.message || "The import failed; nothing was imported.", false);
-  }
-
-  private async poll(id: string): Promise<void> {
-    try {
-      this.follow((await call(`/api/data/import/${id}`)) as ImportJob);
-    } catch (e) {
-      this.endJob(`Lost track of the import: ${(e as Error).message}`, false);
-    }
-  }
-
-  private async cancelImport(): Promise<void> {
-    if (this.upload) {
-      this.upload.abort();
-      return;
-    }
-    if (!this.job) return;
-    this.cancelButton.disabled = true;
-    try {
-      await call(`/api/data/import/${this.job.id}`, { method: "DELETE" });
-    } finally {
-      this.cancelButton.disabled = false;
     }
   }
 }

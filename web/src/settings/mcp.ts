@@ -1,8 +1,8 @@
 // Settings → Tools and MCP servers: each server's state (with its output when it fails), editing
 // mcp.json, importing Claude Desktop's servers, and per tool or server: ask first, allow, block.
 import { h } from "../chat/dom";
+import { call, type Obj } from "./request";
 
-type Obj = { [key: string]: any };
 type Policy = "ask" | "allow" | "block";
 
 export interface McpTool { name: string; description: string }
@@ -26,12 +26,6 @@ interface BuiltinTool { name: string; label: string; acts: boolean }
 
 const POLICY_LABELS: [Policy, string][] = [["ask", "Ask first"], ["allow", "Allow"], ["block", "Block"]];
 
-async function call(path: string, init: RequestInit = {}): Promise<Obj> {
-  const response = await fetch(path, { headers: { "Content-Type": "application/json" }, ...init });
-  const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
-  return body;
-}
 
 function stateText(s: McpServer): string {
   switch (s.state) {
