@@ -163,6 +163,8 @@ def restore_backup(
     saved = create_backup(data_dir, "before-restore", keep=keep + 1) if current.is_file() else None
     database = data_dir / DB_NAME
     staged = data_dir / f".restoring-{DB_NAME}"
+    # Everything is copied beside the current state first, so a failure changes nothing.
+    files = stage_attachments(backup, data_dir)
     try:
         _copy_database(backup.path / DB_NAME, staged)
         for suffix in ("-wal", "-shm"):
@@ -173,15 +175,38 @@ def restore_backup(
     except (OSError, sqlite3.Error, StoreError) as exc:
         with contextlib.suppress(OSError):
             staged.unlink()
+        shutil.rmtree(files, ignore_errors=True)
         raise StoreError(f"The restore failed and nothing was changed: {exc}") from exc
-    attachments = data_dir / "attachments"
-    shutil.rmtree(attachments, ignore_errors=True)
-    if (backup.path / "attachments").is_dir():
-        shutil.copytree(backup.path / "attachments", attachments)
-    else:
-        attachments.mkdir()
+    swap_folder(data_dir / "attachments", files)
     put_side_files(backup, data_dir)
     return saved
+
+
+def stage_attachments(backup: BackupInfo, data_dir: Path) -> Path:
+    """A private copy of the backup's attachments beside the data dir's own, ready to swap in.
+    Raises StoreError (nothing changed) if it can't be made."""
+    staged = data_dir / ".restoring-attachments"
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        if (backup.path / "attachments").is_dir():
+            shutil.copytree(backup.path / "attachments", staged)
+        else:
+            staged.mkdir()
+        make_private(staged)
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise StoreError(f"The restore failed and nothing was changed: {exc}.") from exc
+    return staged
+
+
+def swap_folder(target: Path, staged: Path) -> None:
+    """Put `staged` in `target`'s place; the old folder is removed after the rename."""
+    old = target.with_name(f".old-{target.name}")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staged.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def put_side_files(backup: BackupInfo, data_dir: Path) -> None:

@@ -16,8 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from desktop.errors import StoreError
-from desktop.fileio import make_private
-from desktop.store.backups import DB_NAME, BackupInfo, backups_dir, put_side_files
+from desktop.store.backups import (
+    DB_NAME,
+    BackupInfo,
+    backups_dir,
+    put_side_files,
+    stage_attachments,
+    swap_folder,
+)
 from desktop.store.connections import Database
 from desktop.store.database import prepare_database
 from desktop.store.migrations import MIGRATIONS, Migration, check_not_newer, migrate
@@ -43,30 +49,10 @@ def _load_into(
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _swap_folder(target: Path, staged: Path) -> None:
-    """Put `staged` in `target`'s place; the old folder is removed after the rename."""
-    old = target.with_name(f".old-{target.name}")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staged.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 async def restore_into(database: Database, data_dir: Path, backup: BackupInfo) -> None:
     """Make the running app's history, attachments, settings and MCP servers exactly those of
     `backup`. (The caller backs up the current state first.)"""
-    staged = data_dir / ".restoring-attachments"
-    shutil.rmtree(staged, ignore_errors=True)
-    try:
-        if (backup.path / "attachments").is_dir():
-            shutil.copytree(backup.path / "attachments", staged)
-        else:
-            staged.mkdir()
-        make_private(staged)
-    except OSError as exc:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise StoreError(f"The restore failed and nothing was changed: {exc}.") from exc
+    staged = stage_attachments(backup, data_dir)
 
     def swap(db: sqlite3.Connection) -> None:
         try:
@@ -74,7 +60,7 @@ async def restore_into(database: Database, data_dir: Path, backup: BackupInfo) -
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
-        _swap_folder(database.attachments_dir, staged)
+        swap_folder(database.attachments_dir, staged)
 
     await database.exclusive(swap)
     put_side_files(backup, data_dir)
@@ -94,7 +80,7 @@ async def erase_into(database: Database, data_dir: Path) -> None:
                 # Deleted pages are overwritten, not just marked free.
                 db.execute("PRAGMA secure_delete = ON")
             _load_into(db, empty)
-            _swap_folder(database.attachments_dir, staged)
+            swap_folder(database.attachments_dir, staged)
 
         await database.exclusive(swap)
     shutil.rmtree(backups_dir(data_dir), ignore_errors=True)
