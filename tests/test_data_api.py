@@ -313,3 +313,32 @@ def test_a_failed_daily_backup_is_shown_until_one_succeeds(
         assert app.client.post("/api/backups").status_code == 200
         listed = app.client.get("/api/backups").json()
         assert listed["last_failure"] is None and len(listed["backups"]) == 1
+
+
+def test_an_old_backup_is_brought_up_to_date_and_a_damaged_one_changes_nothing(
+    app: LiveServer, provider: FakeProvider, data_dir: Path
+) -> None:
+    import sqlite3
+
+    schemas = Path(__file__).parent / "schemas"
+    old = data_dir / "backups" / "20250101-000000-daily"
+    old.mkdir(parents=True)
+    db = sqlite3.connect(old / "chats.db")
+    db.executescript((schemas / "m003_search_index.sql").read_text())
+    db.close()
+    damaged = data_dir / "backups" / "20250102-000000-daily"
+    damaged.mkdir()
+    (damaged / "chats.db").write_bytes(b"SQLite format 3\x00" + b"\x00" * 2000)
+    chat(app, provider, "tide pools", "Tide pools")
+
+    refused = app.client.post("/api/backups/restore", json={"name": damaged.name})
+    assert refused.status_code == 503, refused.text
+    assert "damaged" in refused.json()["error"]["message"] or "can't be read" in refused.text
+    assert titles(app) == ["Tide pools"]
+
+    restored = app.client.post("/api/backups/restore", json={"name": old.name})
+    assert restored.status_code == 200, restored.text
+    assert titles(app) == ["From version 0.1"]
+    # The old history now has this version's schema: the app's newer features work on it.
+    chat(app, provider, "kites", "Kites")
+    assert app.client.get("/api/search", params={"q": "kites"}).json()["results"]

@@ -36,11 +36,13 @@ def _load_into(
     try:
         ok = src.execute("PRAGMA quick_check").fetchone()
         if not ok or ok[0] != "ok":
-            raise StoreError(f"{source} is damaged ({ok[0] if ok else 'no answer'}).")
+            raise StoreError(
+                f"{source} is damaged ({ok[0] if ok else 'no answer'}); nothing was changed."
+            )
         check_not_newer(src, migrations)
         src.backup(db)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{source} can't be read: {exc}.") from exc
+        raise StoreError(f"{source} is damaged ({exc}); nothing was changed.") from exc
     finally:
         src.close()
     # An older backup is brought up to this version's schema, as a launch would.
