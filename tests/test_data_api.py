@@ -343,3 +343,19 @@ def test_an_old_backup_is_brought_up_to_date_and_a_damaged_one_changes_nothing(
     # The old history now has this version's schema: the app's newer features work on it.
     chat(app, provider, "kites", "Kites")
     assert app.client.get("/api/search", params={"q": "kites"}).json()["results"]
+
+
+def test_working_files_a_crash_left_behind_are_removed_at_start(
+    data_dir: Path, env: dict[str, str]
+) -> None:
+    leftovers = [
+        data_dir / "imports" / "upload-0123",
+        data_dir / ".exports" / "abcd" / "Tide pools.md",
+        data_dir / ".restoring-attachments" / "att_1",
+    ]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half done")
+    with live_server(data_dir, env):
+        assert not any(path.parent.exists() for path in leftovers)
+        assert (data_dir / "chats.db").exists()

@@ -137,6 +137,7 @@ def create_app(
         warm_key = asyncio.create_task(asyncio.to_thread(lambda: (service.key(), keys_backend())))
         # MCP servers start once the chat engine is up, so they never hold back the window.
         servers = asyncio.create_task(_start_mcp(chat, mcp))
+        await asyncio.to_thread(data_ops.remove_leftovers)
         backups = asyncio.create_task(data_ops.daily_backups(first_backup_after_s))
         try:
             yield

@@ -74,6 +74,18 @@ class DataOperations:
         # Why the last automatic backup failed (Settings shows it until one succeeds).
         self.backup_failure: str | None = None
 
+    def remove_leftovers(self) -> None:
+        """Working files a crash left behind: uploads, export copies, half-made restores."""
+        for name in (
+            "imports",
+            ".exports",
+            ".restoring-attachments",
+            ".erased-attachments",
+            ".old-attachments",
+        ):
+            shutil.rmtree(self.data / name, ignore_errors=True)
+        (self.data / ".restoring-chats.db").unlink(missing_ok=True)
+
     async def daily_backups(self, first_after_s: float) -> None:
         """Once a day while the app runs (checked hourly), a backup of the data dir."""
         from desktop.store.backups import backup_if_due
