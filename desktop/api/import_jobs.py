@@ -117,7 +117,8 @@ class ImportJobs:
         return job
 
     async def _run(self, job: ImportJob, upload: Path) -> None:
-        from desktop.store.import_chatgpt import looks_like_chatgpt, parse_chatgpt
+        from desktop.store.chatgpt_archive import looks_like_chatgpt
+        from desktop.store.import_chatgpt import parse_chatgpt
         from desktop.store.import_json import ImportResult, ParsedExport, apply_import, parse_export
 
         parsed: ParsedExport | None = None

@@ -103,7 +103,8 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
             print(f"Exported {count} chat{'s' if count != 1 else ''} to {out}.")
             return 0
         if args.command == "import":
-            from desktop.store.import_chatgpt import looks_like_chatgpt, parse_chatgpt
+            from desktop.store.chatgpt_archive import looks_like_chatgpt
+            from desktop.store.import_chatgpt import parse_chatgpt
             from desktop.store.import_json import parse_export, write_import
 
             source = Path(args.path).expanduser()

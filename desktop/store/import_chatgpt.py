@@ -11,16 +11,12 @@ Ids are derived from the export's ids, so importing the same export again adds n
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
-import json
 import mimetypes
-import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any
 
 from chatkit.types import (
     AssistantMessageContent,
@@ -38,8 +34,8 @@ from chatkit.widgets import DynamicWidgetRoot
 from pydantic import AnyUrl, ValidationError
 
 from desktop.errors import StoreError
+from desktop.store.chatgpt_archive import ChatGptArchive
 from desktop.store.import_json import ParsedExport, ParsedThread
-from desktop.store.json_stream import Truncated, iter_array
 
 _HIDDEN_ROLES = {"system"}
 _IMAGE_PLACEHOLDER = "[An image from ChatGPT that the export didn't include]"
@@ -56,82 +52,6 @@ def _time(value: Any, fallback: datetime) -> datetime:
     return fallback
 
 
-class _Source:
-    """conversations.json, from a file or from inside the export's zip (with its images)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.zip: zipfile.ZipFile | None = None
-        # The bytes under the text stream, and their total: how far reading has got.
-        self._raw: IO[bytes] | None = None
-        self._size = 1
-        try:
-            if zipfile.is_zipfile(path):
-                self.zip = zipfile.ZipFile(path)
-        except OSError as exc:
-            raise StoreError(f"Can't read {path}: {exc.strerror or exc}.") from exc
-
-    def conversations(self) -> Iterator[Any]:
-        """The conversations one at a time (the file is read as it goes, never whole)."""
-        try:
-            if self.zip is not None:
-                name = next(
-                    (
-                        n
-                        for n in self.zip.namelist()
-                        if n.rsplit("/", 1)[-1] == "conversations.json"
-                    ),
-                    None,
-                )
-                if name is None:
-                    raise StoreError(f"{self.path.name} has no conversations.json.")
-                self._size = max(1, self.zip.getinfo(name).file_size)
-                self._raw = self.zip.open(name)
-            else:
-                self._size = max(1, self.path.stat().st_size)
-                self._raw = open(self.path, "rb")  # noqa: SIM115 (closed below)
-            stream: TextIO = io.TextIOWrapper(self._raw, encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise StoreError(f"There is no file at {self.path}.") from exc
-        except (OSError, zipfile.BadZipFile) as exc:
-            raise StoreError(f"Can't read {self.path.name}: {exc}.") from exc
-        try:
-            yield from iter_array(stream)
-        except Truncated as exc:
-            raise StoreError(f"{self.path.name} is cut short: {exc}.") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(
-                f"{self.path.name} is not a valid ChatGPT export; it may be cut short ({exc})."
-            ) from exc
-        except (OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise StoreError(f"Can't read {self.path.name}: {exc}.") from exc
-        finally:
-            stream.close()
-
-    def position(self) -> float:
-        raw = self._raw
-        if raw is None or raw.closed:
-            return 1.0 if raw is not None else 0.0
-        with contextlib.suppress(OSError, ValueError):
-            return min(1.0, raw.tell() / self._size)
-        return 0.0
-
-    def image(self, pointer: str) -> tuple[str, bytes] | None:
-        """The file an `asset_pointer` ("file-service://file-abc") names, if the zip has it."""
-        if self.zip is None:
-            return None
-        key = pointer.rsplit("/", 1)[-1]
-        for name in self.zip.namelist():
-            base = name.rsplit("/", 1)[-1]
-            if base.startswith(key):
-                return base, self.zip.read(name)
-        return None
-
-    def close(self) -> None:
-        if self.zip is not None:
-            self.zip.close()
-
-
 def _path_to(mapping: dict[str, Any], node_id: str) -> list[str]:
     path: list[str] = []
     seen: set[str] = set()
@@ -146,7 +66,9 @@ def _leaves(mapping: dict[str, Any]) -> list[str]:
     return [n for n, node in mapping.items() if not node.get("children")]
 
 
-def _message_text(message: dict[str, Any], source: _Source, images: list[tuple[str, bytes]]) -> str:
+def _message_text(
+    message: dict[str, Any], source: ChatGptArchive, images: list[tuple[str, bytes]]
+) -> str:
     content = message.get("content") or {}
     kind = content.get("content_type")
     if kind == "code":
@@ -173,7 +95,11 @@ def _message_text(message: dict[str, Any], source: _Source, images: list[tuple[s
 
 
 def _items(
-    thread_id: str, nodes: list[str], mapping: dict[str, Any], source: _Source, start: datetime
+    thread_id: str,
+    nodes: list[str],
+    mapping: dict[str, Any],
+    source: ChatGptArchive,
+    start: datetime,
 ) -> tuple[list[ThreadItem], list[tuple[Any, bytes | None]]]:
     items: list[ThreadItem] = []
     attachments: list[tuple[Any, bytes | None]] = []
@@ -265,7 +191,7 @@ def _branch_list(thread_id: str, branches: list[tuple[str, str]], when: datetime
     )
 
 
-def _conversation(n: int, conversation: Any, source: _Source) -> Iterator[ParsedThread]:
+def _conversation(n: int, conversation: Any, source: ChatGptArchive) -> Iterator[ParsedThread]:
     if not isinstance(conversation, dict) or not isinstance(conversation.get("mapping"), dict):
         raise StoreError(
             f"Conversation {n} has no message tree (mapping); the file may be damaged."
@@ -324,11 +250,11 @@ def _conversation(n: int, conversation: Any, source: _Source) -> Iterator[Parsed
 
 def parse_chatgpt(path: Path) -> ParsedExport:
     """The export's chats, produced one conversation at a time as the import writes them."""
-    source = _Source(path)
+    source = ChatGptArchive(path)
     return ParsedExport(_threads(source), [], source.position)
 
 
-def _threads(source: _Source) -> Iterator[ParsedThread]:
+def _threads(source: ChatGptArchive) -> Iterator[ParsedThread]:
     try:
         for n, conversation in enumerate(source.conversations(), 1):
             try:
@@ -341,15 +267,3 @@ def _threads(source: _Source) -> Iterator[ParsedThread]:
                 ) from exc
     finally:
         source.close()
-
-
-def looks_like_chatgpt(path: Path) -> bool:
-    """A zip, or JSON that starts as a list (this app's export is an object)."""
-    try:
-        if zipfile.is_zipfile(path):
-            return True
-        with open(path, "rb") as handle:
-            head = handle.read(64).lstrip()
-    except OSError:
-        return False
-    return head.startswith(b"[")

@@ -1,0 +1,104 @@
+"""Reading a ChatGPT data export: `conversations.json` one conversation at a time (never the
+whole file), from the file itself or from inside the export's zip, with the images the zip holds
+and how far reading has got."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+from desktop.errors import StoreError
+from desktop.store.json_stream import Truncated, iter_array
+
+
+class ChatGptArchive:
+    """conversations.json, from a file or from inside the export's zip (with its images)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.zip: zipfile.ZipFile | None = None
+        # The bytes under the text stream, and their total: how far reading has got.
+        self._raw: IO[bytes] | None = None
+        self._size = 1
+        try:
+            if zipfile.is_zipfile(path):
+                self.zip = zipfile.ZipFile(path)
+        except OSError as exc:
+            raise StoreError(f"Can't read {path}: {exc.strerror or exc}.") from exc
+
+    def conversations(self) -> Iterator[Any]:
+        """The conversations one at a time (the file is read as it goes, never whole)."""
+        try:
+            if self.zip is not None:
+                name = next(
+                    (
+                        n
+                        for n in self.zip.namelist()
+                        if n.rsplit("/", 1)[-1] == "conversations.json"
+                    ),
+                    None,
+                )
+                if name is None:
+                    raise StoreError(f"{self.path.name} has no conversations.json.")
+                self._size = max(1, self.zip.getinfo(name).file_size)
+                self._raw = self.zip.open(name)
+            else:
+                self._size = max(1, self.path.stat().st_size)
+                self._raw = open(self.path, "rb")  # noqa: SIM115 (closed below)
+            stream: TextIO = io.TextIOWrapper(self._raw, encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise StoreError(f"There is no file at {self.path}.") from exc
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise StoreError(f"Can't read {self.path.name}: {exc}.") from exc
+        try:
+            yield from iter_array(stream)
+        except Truncated as exc:
+            raise StoreError(f"{self.path.name} is cut short: {exc}.") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(
+                f"{self.path.name} is not a valid ChatGPT export; it may be cut short ({exc})."
+            ) from exc
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise StoreError(f"Can't read {self.path.name}: {exc}.") from exc
+        finally:
+            stream.close()
+
+    def position(self) -> float:
+        raw = self._raw
+        if raw is None or raw.closed:
+            return 1.0 if raw is not None else 0.0
+        with contextlib.suppress(OSError, ValueError):
+            return min(1.0, raw.tell() / self._size)
+        return 0.0
+
+    def image(self, pointer: str) -> tuple[str, bytes] | None:
+        """The file an `asset_pointer` ("file-service://file-abc") names, if the zip has it."""
+        if self.zip is None:
+            return None
+        key = pointer.rsplit("/", 1)[-1]
+        for name in self.zip.namelist():
+            base = name.rsplit("/", 1)[-1]
+            if base.startswith(key):
+                return base, self.zip.read(name)
+        return None
+
+    def close(self) -> None:
+        if self.zip is not None:
+            self.zip.close()
+
+
+def looks_like_chatgpt(path: Path) -> bool:
+    """A zip, or JSON that starts as a list (this app's export is an object)."""
+    try:
+        if zipfile.is_zipfile(path):
+            return True
+        with open(path, "rb") as handle:
+            head = handle.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"[")
