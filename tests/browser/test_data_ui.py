@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.support.browser import open_app, shot
 from tests.support.fake_provider import FakeProvider
@@ -114,11 +114,20 @@ def test_backup_restore_and_delete_everything(
     expect(page.get_by_role("button", name="Tide pools", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Sourdough", exact=True)).to_have_count(0)
 
-    data_settings(page)
+    # The backups list arrives after the panel is drawn and grows above the confirmation; hold
+    # it until the confirmation is open, so the test sees the late layout shift every time.
+    held: list[Route] = []
+    page.route("**/api/backups", lambda route: held.append(route))
+    with page.expect_request("**/api/backups"):
+        data_settings(page)
     page.get_by_role("button", name="Delete all data…").click()
     confirm = page.get_by_role("button", name="Delete everything")
     word = page.get_by_label("Type delete to confirm")
     expect(word).to_be_focused()
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/backups")
+    expect(page.get_by_role("list", name="Backups").get_by_text("Before a restore")).to_be_visible()
     word.fill("delet")
     expect(confirm).to_be_disabled()
     word.fill("delete")

@@ -112,6 +112,9 @@ export class DataPanel {
       this.keep.value = String(body.keep);
       this.failure.textContent = body.last_failure ? `The last automatic backup failed: ${body.last_failure}` : "";
       this.render();
+      // The list grows above the delete confirmation; one opened before it arrived would be
+      // pushed out of sight while the user is typing into it.
+      if (this.eraseForm.contains(document.activeElement)) this.eraseForm.scrollIntoView({ block: "nearest" });
     } catch (e) {
       this.backupStatus.textContent = `Couldn't list the backups: ${(e as Error).message}`;
     }
