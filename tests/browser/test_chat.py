@@ -52,6 +52,21 @@ def test_send_streams_and_persists_after_reload(
     expect(page.locator("article.assistant_message strong")).to_have_text("bold")
 
 
+def test_a_title_that_lands_after_the_reply_shows_without_a_reload(
+    browser: Browser, server: LiveServer, provider: FakeProvider
+) -> None:
+    # Slower than the moment the end of a reply waits for a title, as a local model often is:
+    # the title is saved on its own after the stream has ended.
+    provider.title_delay_s = 3
+    provider.reply("Quick answer")
+    page = open_app(browser, server)
+    send(page, "a question")
+    expect(page.locator("article.assistant_message")).to_contain_text("Quick answer")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.locator(".thread-title")).to_have_text(["Fake title"], timeout=20_000)
+    assert page.locator(".thread-title").get_attribute("aria-current") == "true"
+
+
 def test_model_html_is_sanitized(
     browser: Browser, server: LiveServer, provider: FakeProvider
 ) -> None:

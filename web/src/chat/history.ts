@@ -108,6 +108,12 @@ export class HistoryPanel {
     this.render();
   }
 
+  /** A title saved after the list was drawn. */
+  retitle(threadId: string, title: string): void {
+    this.threads = this.threads.map((t) => (t.id === threadId ? { ...t, title } : t));
+    this.render();
+  }
+
   render(): void {
     const searching = this.searching;
     this.results.hidden = !searching;

@@ -7,9 +7,13 @@ import { Composer } from "./composer";
 import { h } from "./dom";
 import { HistoryPanel } from "./history";
 import { type Entity, tagContent } from "./mentions";
-import { ApiError, ChatKitApi, type Obj, type Page, userInput } from "./protocol";
+import { ApiError, ChatKitApi, type Obj, type Page, type ThreadMeta, userInput } from "./protocol";
 import { applyEvent, emptyState, loadThread, type ThreadState } from "./state";
 import { Transcript } from "./transcript";
+
+// When to look again for a chat's title that was not ready when its reply ended (about a minute
+// in all: a local model loading from disk can take that long).
+const TITLE_CHECKS_MS = [1000, 2000, 3000, 5000, 8000, 13000, 21000];
 
 export type ClientTool = (params: Obj) => Obj | Promise<Obj>;
 export type LogFn = (level: string, message: string) => void;
@@ -31,6 +35,7 @@ export class ChatView {
   private transcript: Transcript;
   private composer: Composer;
   private pickers = new Pickers();
+  private awaitingTitle = new Set<string>();
 
   constructor(host: HTMLElement, private options: ChatViewOptions) {
     this.history = new HistoryPanel(this.api, {
@@ -176,12 +181,39 @@ export class ChatView {
       this.state.progress = null;
       this.composer.setBusy(false);
       this.schedule();
-      if (this.state.thread && this.state.thread.id !== before) void this.history.load(false);
-      else if (this.state.thread) this.history.touch(this.state.thread);
+      const thread = this.state.thread;
+      if (thread) {
+        let listed = Promise.resolve();
+        if (thread.id !== before) listed = this.history.load(false);
+        else this.history.touch(thread);
+        // After the list, so that a list still on its way cannot put back the missing title.
+        if (!thread.title) void listed.then(() => this.awaitTitle(thread.id));
+      }
       if (stopped && this.state.thread) setTimeout(() => this.state.thread && this.openThread(this.state.thread.id), 300);
       await this.runClientTools();
     }
     return refused;
+  }
+
+  /** A title the model was still writing when the reply ended is saved on its own later (or
+   * never, with titles turned off): look for it a few times, sooner first. */
+  private async awaitTitle(threadId: string): Promise<void> {
+    if (this.awaitingTitle.has(threadId)) return;
+    this.awaitingTitle.add(threadId);
+    try {
+      for (const delay of TITLE_CHECKS_MS) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        const thread = await this.api.call<ThreadMeta>("threads.get_by_id", { thread_id: threadId });
+        if (!thread.title) continue;
+        this.history.retitle(threadId, thread.title);
+        if (this.state.thread?.id === threadId) this.state.thread = { ...this.state.thread, title: thread.title };
+        return;
+      }
+    } catch {
+      // Deleted meanwhile, or the server is gone: the next list shows whatever was saved.
+    } finally {
+      this.awaitingTitle.delete(threadId);
+    }
   }
 
   stop(): void {
