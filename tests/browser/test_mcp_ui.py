@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.mcp_helpers import stdio_entry, wait_for, write_config
 from tests.support.browser import open_app, send, settings, shot
@@ -97,8 +97,24 @@ def test_settings_show_servers_and_set_what_asks(
     notes_row.get_by_label("When notes's echo is used").select_option("allow")
     expect(page.get_by_text("Saved. New tool calls follow it.")).to_be_visible()
     page.get_by_label("When Copy to the clipboard is used").select_option("block")
-    page.get_by_label("Ask before every tool call").check()
-    expect(page.get_by_text("Saved. New tool calls follow it.")).to_be_visible()
+    # While a change is on its way, the "Saved" of the one before must not show: hold it.
+    held: list[Route] = []
+
+    def hold_always_ask(route: Route) -> None:
+        if "always_ask_tools" in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/settings", hold_always_ask)
+    with page.expect_request(lambda request: "always_ask_tools" in (request.post_data or "")):
+        page.get_by_label("Ask before every tool call").check()
+    status = page.locator("section.mcp > p[role=status]")
+    expect(status).to_have_text("Saving…")
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/settings")
+    expect(status).to_have_text("Saved. New tool calls follow it.")
     saved = json.loads((data_dir / "settings.json").read_text())
     assert saved["tool_policies"] == {"mcp:notes/echo": "allow", "copy_to_clipboard": "block"}
     assert saved["always_ask_tools"] is True

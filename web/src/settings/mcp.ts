@@ -60,6 +60,8 @@ export class McpEditor {
   private list = h("ul", { class: "server-list", "aria-label": "MCP servers" });
   private builtinList = h("ul", { class: "server-list builtin-tools", "aria-label": "Built-in tools" });
   private status = h("p", { class: "hint", role: "status", "aria-live": "polite" });
+  private saveSeq = 0;
+  private saving = Promise.resolve();
   private form = h("form", { class: "assistant-form server-form", hidden: true, "aria-label": "Edit MCP server" });
   private editing: McpServer | null = null;
   private fields = {
@@ -283,13 +285,21 @@ export class McpEditor {
     }
   }
 
-  private async saveSettings(settings: Obj): Promise<void> {
-    try {
-      await call("/api/settings", { method: "PUT", body: JSON.stringify({ settings }) });
-      this.status.textContent = "Saved. New tool calls follow it.";
-    } catch (e) {
-      this.status.textContent = `Not saved: ${(e as Error).message}`;
-    }
+  private saveSettings(settings: Obj): Promise<void> {
+    // Cleared first, and only the latest change reports: a "Saved" from an earlier change must
+    // not vouch for one still on its way.
+    const seq = ++this.saveSeq;
+    this.status.textContent = "Saving…";
+    // One at a time, in the order made: two quick changes to one setting must not land swapped.
+    this.saving = this.saving.then(async () => {
+      try {
+        await call("/api/settings", { method: "PUT", body: JSON.stringify({ settings }) });
+        if (seq === this.saveSeq) this.status.textContent = "Saved. New tool calls follow it.";
+      } catch (e) {
+        this.status.textContent = `Not saved: ${(e as Error).message}`;
+      }
+    });
+    return this.saving;
   }
 }
 
