@@ -154,6 +154,9 @@ def test_cancel_keeps_partial_text_and_thread_stays_usable(
                 if deltas >= 5:
                     break  # the user pressed Stop: the client drops the stream
     assert thread_id is not None
+    # The model stops too: the app hangs up on it rather than letting it write (and bill) the
+    # whole reply in the background.
+    assert provider.hung_up.wait(timeout=8)
     items: list[dict[str, Any]] = []
     for _ in range(100):
         items = server.items(thread_id)

@@ -155,6 +155,11 @@ class AgentRuns:
                     images = StoredImages(self._store.attachments, thread.id, context)
                     async for event in stream_agent_response(ac, safe, converter=images):
                         yield with_sources(ids(event), ac.sources)
+                except (asyncio.CancelledError, GeneratorExit):
+                    # Stopped (or the app is quitting): the model must stop too. The SDK stops
+                    # it only when the stop lands while it waits for the next event.
+                    result.cancel()
+                    raise
                 except openai.BadRequestError as exc:
                     untouched = not ids.streamed_text and not ac.tools_used
                     if not (fresh and with_tools and untouched and rejects_tools(exc)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -88,6 +89,8 @@ class FakeProvider:
         self.requests: list[Recorded] = []
         self.title = "Fake title"
         self.token_delay_s = 0.0
+        # Set when the app hangs up on a reply still being streamed (a stopped reply).
+        self.hung_up = threading.Event()
         self.title_delay_s = 0.0
         self.models = ["fake-model", "fake-model-large"]
         self._lock = threading.Lock()
@@ -131,7 +134,8 @@ class FakeProvider:
         class Handler(_Handler):
             fake = provider
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server.hung_up = self.hung_up
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -174,6 +178,17 @@ class FakeProvider:
         with self._lock:
             self._counter += 1
             return f"{prefix}_{self._counter:06d}"
+
+
+class _Server(ThreadingHTTPServer):
+    hung_up: threading.Event
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The app hanging up mid-stream is what a stopped reply does: noted, no traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            self.hung_up.set()
+            return
+        super().handle_error(request, client_address)
 
 
 def _is_title(body: dict[str, Any]) -> bool:
