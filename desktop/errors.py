@@ -51,6 +51,16 @@ class Busy(DesktopError):
     code = "busy"
 
 
+class AppClosing(DesktopError):
+    """The app is quitting; what the request wanted was not done."""
+
+    status_code = 503
+    code = "closing"
+
+    def __init__(self) -> None:
+        super().__init__("ChatKit Desktop is closing.")
+
+
 class StoreError(DesktopError):
     """The data file cannot be used: corrupt, newer than this app, or unwritable."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,6 +88,53 @@ def test_serves_then_stops_cleanly_on_signal(tmp_path: Path, sig: int) -> None:
     assert code == 0, err
     assert "Traceback" not in err
     assert (tmp_path / "data" / "chats.db").exists()
+
+
+def test_quitting_during_a_reply_ends_it_at_once_and_keeps_it(
+    tmp_path: Path, provider: FakeProvider, env: dict[str, str]
+) -> None:
+    """Closing the app mid-reply: the reply so far and a title are saved, the stream ends with
+    a last event that says why, and the app quits without waiting on it or printing errors."""
+    provider.token_delay_s = 0.05
+    provider.title_delay_s = 60  # still being written at quit: the first words stand in
+    provider.reply(" ".join(f"word{i}" for i in range(400)))
+    data = tmp_path / "data"
+    body = json.dumps(
+        {
+            "type": "threads.create",
+            "params": {"input": user_input("Plan a trip to Kyoto in spring")},
+        }
+    )
+    events: list[dict[str, Any]] = []
+    with running(data, env) as app:
+        with app.client.stream("POST", "/chatkit", content=body) as response:
+            lines = response.iter_lines()
+            for line in lines:
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                if "word5" in line:
+                    break
+            app.proc.send_signal(signal.SIGTERM)
+            events.extend(json.loads(line[6:]) for line in lines if line.startswith("data: "))
+        code, _out, err = app.stop()
+    assert code == 0, err
+    assert "Traceback" not in err and "ERROR" not in err, err
+    assert events[-1]["type"] == "error"
+    assert events[-1]["message"] == (
+        "ChatKit Desktop was closed during this reply. What it had written is saved."
+    )
+    thread_id = events[0]["thread"]["id"]
+    with running(data, env) as again:
+        thread = again.client.post(
+            "/chatkit",
+            content=json.dumps({"type": "threads.get_by_id", "params": {"thread_id": thread_id}}),
+        ).json()
+        again.stop()
+    assert thread["title"] == "Plan a trip to Kyoto in"
+    items = thread["items"]["data"]
+    assert [i["type"] for i in items] == ["user_message", "assistant_message"]
+    reply = items[1]["content"][0]["text"]
+    assert reply.startswith("word0 word1") and "word399" not in reply
 
 
 def test_sign_in_url_sets_a_cookie_and_drops_the_token(tmp_path: Path) -> None:

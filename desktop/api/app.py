@@ -27,6 +27,7 @@ from desktop.api.engine import ChatEngine, StoreHandle
 from desktop.api.entity_routes import entity_router
 from desktop.api.errors import error_json, error_response
 from desktop.api.mcp_routes import mcp_router
+from desktop.api.quitting import QuitMiddleware, Quitting
 from desktop.api.security import (
     Guard,
     GuardMiddleware,
@@ -56,9 +57,6 @@ R = TypeVar("R")
 UI_DIR = ui_dir()
 
 
-_STREAM_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
-
-
 @dataclass
 class AppState:
     paths: Paths
@@ -67,6 +65,8 @@ class AppState:
     token: str
     settings: SettingsService
     sign_in_codes: SignInCodes
+    # The server calls its `begin` when it starts to stop (see serving.make_server).
+    quitting: Quitting
 
     @property
     def store(self) -> SQLiteStore:
@@ -118,13 +118,20 @@ def create_app(
         return service.keys.backend
 
     mcp = McpHub(paths.mcp_config, paths.logs / "mcp")
-    chat = ChatEngine(stores, service.provider_config, mcp)
+    quitting = Quitting()
+    chat = ChatEngine(stores, service.provider_config, mcp, quitting)
     codes = SignInCodes()
     ui_state = UiState(paths.ui_state)
     guard = Guard(token, port)
     data_ops = DataOperations(stores, paths.data, service, mcp, ui_state)
     state = AppState(
-        paths=paths, stores=stores, chat=chat, token=token, settings=service, sign_in_codes=codes
+        paths=paths,
+        stores=stores,
+        chat=chat,
+        token=token,
+        settings=service,
+        sign_in_codes=codes,
+        quitting=quitting,
     )
 
     @asynccontextmanager
@@ -161,6 +168,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.desktop = state
+    app.add_middleware(QuitMiddleware, quitting=quitting)
     app.add_middleware(GuardMiddleware, guard=guard)
     app.include_router(
         settings_router(service, chat.models, data_dir=paths.data, log_file=lambda: log_file)

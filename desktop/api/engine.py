@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.api.quitting import Quitting
+
 if TYPE_CHECKING:
     from desktop.chat.models import ModelCatalog
     from desktop.chat.server import DesktopChatServer
@@ -82,10 +84,12 @@ class ChatEngine:
         stores: StoreHandle,
         config: Callable[[], ProviderConfig],
         mcp: McpHub | None = None,
+        quitting: Quitting | None = None,
     ) -> None:
         self._stores = stores
         self._config = config
         self.mcp = mcp
+        self._quitting = quitting or Quitting()
         self._task: asyncio.Task[DesktopChatServer] | None = None
         # Set once the server is built or has failed: for callers outside the event loop.
         self.ready = threading.Event()
@@ -110,7 +114,8 @@ class ChatEngine:
     async def server(self) -> DesktopChatServer:
         self.start()
         assert self._task is not None
-        return await asyncio.shield(self._task)
+        # Building it can't be stopped (imports on a thread), but waiting for it can.
+        return await self._quitting.unless_quitting(asyncio.shield(self._task))
 
     async def models(self) -> ModelCatalog:
         return (await self.server()).models

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+
+log = logging.getLogger(__name__)
 
 
 def bind_loopback(port: int) -> socket.socket:
@@ -32,7 +36,30 @@ def bind_loopback(port: int) -> socket.socket:
     return sock
 
 
+def _quiet_finished_streams(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # chatkit reads the model's events on helper tasks, and leaves one behind when a reply is
+    # stopped; once the model's run is cancelled, that task ends with the stream's normal end,
+    # which asyncio would report as an error when it is collected.
+    if isinstance(context.get("exception"), StopAsyncIteration):
+        log.debug("a stopped reply's event reader ended")
+        return
+    loop.default_exception_handler(context)
+
+
 class Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_quit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_quit = on_quit
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        asyncio.get_running_loop().set_exception_handler(_quiet_finished_streams)
+        await super().serve(sockets)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Before uvicorn waits for the requests still running: told first, they end at once.
+        self._on_quit()
+        await super().shutdown(sockets)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # uvicorn re-raises the signal after a graceful stop, which would make a clean shutdown
@@ -55,6 +82,9 @@ class Server(uvicorn.Server):
 
 
 def make_server(app: ASGIApp) -> Server:
+    """A server for `app`; an app from `create_app` hears when it starts to stop."""
+    state = getattr(getattr(app, "state", None), "desktop", None)
+    quitting = getattr(state, "quitting", None)
     return Server(
         uvicorn.Config(
             app,
@@ -62,11 +92,12 @@ def make_server(app: ASGIApp) -> Server:
             access_log=False,  # access lines would carry the sign-in URL's token
             lifespan="on",
             timeout_graceful_shutdown=10,
-        )
+        ),
+        on_quit=quitting.begin if quitting is not None else lambda: None,
     )
 
 
 def serve(app: ASGIApp, sock: socket.socket) -> None:
-    """Serve until SIGINT/SIGTERM, then finish in-flight work and return normally."""
+    """Serve until SIGINT/SIGTERM, then stop what is running and return normally."""
     with sock:
         asyncio.run(make_server(app).serve(sockets=[sock]))

@@ -40,12 +40,12 @@ from desktop.chat.approval_cards import ACTION as APPROVAL_ACTION
 from desktop.chat.approval_flow import ApprovalFlow
 from desktop.chat.choices import ChatChoice
 from desktop.chat.converter import DesktopConverter, sendable_attachments
-from desktop.chat.history import AssistantIds, History, user_text
+from desktop.chat.history import AssistantIds, History
 from desktop.chat.models import ModelCatalog
 from desktop.chat.protocol import parse_request
 from desktop.chat.provider import ProviderClients
 from desktop.chat.runs import AgentRuns
-from desktop.chat.titles import Titles, clean_title, fallback_title
+from desktop.chat.titles import Titles, clean_title
 from desktop.chat.tools.catalog import CATALOG
 from desktop.chat.tools.registry import ToolRegistry
 from desktop.context import RequestContext
@@ -167,9 +167,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
 
         def failed() -> None:
             if title_task is not None:
-                title_task.cancel()
-                if input_user_message is not None and thread.title is None:
-                    thread.title = fallback_title(user_text(input_user_message))
+                title_task.task.cancel()
+                if thread.title is None:
+                    thread.title = title_task.fallback
 
         try:
             async for event in self.runs.execute(

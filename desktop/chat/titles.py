@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from agents import Runner
 from chatkit.store import NotFoundError, Store
@@ -54,6 +55,14 @@ def fallback_title(text: str, words: int = 6, limit: int = 60) -> str:
     return first or "New chat"
 
 
+@dataclass(frozen=True)
+class PendingTitle:
+    """A title being generated, and the first words of the message to use if it can't be."""
+
+    task: asyncio.Task[str]
+    fallback: str
+
+
 class Titles:
     def __init__(self, store: Store[RequestContext], clients: ProviderClients) -> None:
         self._store = store
@@ -62,13 +71,13 @@ class Titles:
 
     def start(
         self, thread: ThreadMetadata, message: UserMessageItem | None, cfg: ProviderConfig
-    ) -> asyncio.Task[str] | None:
+    ) -> PendingTitle | None:
         if thread.title is not None or message is None:
             return None
         text = user_text(message)
         if not cfg.generate_titles or not text:
             return None
-        return asyncio.create_task(self._generate(text, cfg))
+        return PendingTitle(asyncio.create_task(self._generate(text, cfg)), fallback_title(text))
 
     async def _generate(self, text: str, cfg: ProviderConfig) -> str:
         try:
@@ -86,26 +95,32 @@ class Titles:
         return title[:80] if title else fallback_title(text)
 
     async def finish(
-        self, thread: ThreadMetadata, task: asyncio.Task[str], context: RequestContext
+        self, thread: ThreadMetadata, pending: PendingTitle, context: RequestContext
     ) -> None:
-        done, _ = await asyncio.wait({task}, timeout=TITLE_GRACE_S)
+        done, _ = await asyncio.wait({pending.task}, timeout=TITLE_GRACE_S)
         if done:
             # Setting it here lets chatkit save it and send thread.updated in this stream.
-            thread.title = task.result()
+            thread.title = pending.task.result()
             return
-        self.keep(thread.id, task, context)
+        self.keep(thread.id, pending, context)
 
-    def keep(self, thread_id: str, task: asyncio.Task[str], context: RequestContext) -> None:
+    def keep(self, thread_id: str, pending: PendingTitle, context: RequestContext) -> None:
         """Let a title still being generated land in the store; clients see it on their next list."""
-        saver = asyncio.create_task(self._store_later(thread_id, task, context))
+        saver = asyncio.create_task(self._store_later(thread_id, pending, context))
         self._background.add(saver)
         saver.add_done_callback(self._background.discard)
 
     async def _store_later(
-        self, thread_id: str, task: asyncio.Task[str], context: RequestContext
+        self, thread_id: str, pending: PendingTitle, context: RequestContext
     ) -> None:
+        cancelled = False
         try:
-            title = await task
+            title = await pending.task
+        except asyncio.CancelledError:
+            # The app is quitting before the model answered: the first words will do.
+            cancelled = True
+            title = pending.fallback
+        try:
             thread = await self._store.load_thread(thread_id, context)
             if thread.title is None:
                 thread.title = title
@@ -114,6 +129,8 @@ class Titles:
             pass
         except Exception:
             log.exception("saving a late title failed")
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def aclose(self) -> None:
         tasks = list(self._background)
