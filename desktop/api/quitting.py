@@ -44,6 +44,9 @@ class Quitting:
         quit_ = asyncio.ensure_future(self._event.wait())
         try:
             await asyncio.wait({work, quit_}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            work.cancel()  # the caller was cancelled: nothing is left waiting on its behalf
+            raise
         finally:
             quit_.cancel()
         if not work.done():

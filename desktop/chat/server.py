@@ -150,7 +150,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             choice.save(thread)  # saved with the thread at the end of the turn
         assistant = await self.assistants.resolve(choice.assistant_id)
         cfg = self._config_for(choice.model or assistant.model)
-        title_task = self.titles.start(thread, input_user_message, cfg)
+        pending_title = self.titles.start(thread, input_user_message, cfg)
         ids = AssistantIds(lambda: self.store.generate_item_id("message", thread, context))
         prepared: list[Any] = []
 
@@ -166,10 +166,10 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             return prepared[0]
 
         def failed() -> None:
-            if title_task is not None:
-                title_task.task.cancel()
+            if pending_title is not None:
+                pending_title.task.cancel()
                 if thread.title is None:
-                    thread.title = title_task.fallback
+                    thread.title = pending_title.fallback
 
         try:
             async for event in self.runs.execute(
@@ -178,14 +178,14 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                 yield event
         except asyncio.CancelledError:
             # Stopped by the user: the title can still arrive on its own.
-            if title_task is not None:
-                self.titles.keep(thread.id, title_task, context)
+            if pending_title is not None:
+                self.titles.keep(thread.id, pending_title, context)
             raise
         except Exception:
             failed()
             raise
-        if title_task is not None:
-            await self.titles.finish(thread, title_task, context)
+        if pending_title is not None:
+            await self.titles.finish(thread, pending_title, context)
 
     def _config_for(self, model: str | None) -> ProviderConfig:
         base = self._config()
