@@ -65,6 +65,7 @@ def test_a_title_that_lands_after_the_reply_shows_without_a_reload(
     expect(page.get_by_role("button", name="Send")).to_be_visible()
     expect(page.locator(".thread-title")).to_have_text(["Fake title"], timeout=20_000)
     assert page.locator(".thread-title").get_attribute("aria-current") == "true"
+    shot(page, "browser-late-title.png")
 
 
 def test_model_html_is_sanitized(
