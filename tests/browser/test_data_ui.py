@@ -39,8 +39,8 @@ def test_export_one_chat_from_its_menu_and_all_from_settings(
 ) -> None:
     chat(server, provider, "tide pools", "Tide pools")
     page = open_app(browser, server, viewport={"width": 1280, "height": 800})
-    page.get_by_role("button", name="Export Tide pools").click()
-    menu = page.get_by_role("menu", name="Export Tide pools")
+    page.get_by_role("button", name="Actions for Tide pools").click()
+    menu = page.get_by_role("menu", name="Actions for Tide pools")
     expect(menu).to_be_visible()
     shot(page, "browser-export-menu-1280x800.png")
     with page.expect_download() as got:

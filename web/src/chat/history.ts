@@ -1,5 +1,6 @@
-// The sidebar: the paged list of conversations with rename and delete, and search across the
-// words of every chat (the server's full-text index), whose results open the chat at the match.
+// The sidebar: the paged list of conversations, each with a menu (rename, export, delete), and
+// search across the words of every chat (the server's full-text index), whose results open the
+// chat at the match.
 import { h } from "./dom";
 import { icon } from "./icons";
 import type { ChatKitApi, Page, ThreadMeta } from "./protocol";
@@ -37,6 +38,8 @@ export class HistoryPanel {
   private searchNote = h("p", { class: "hint search-note", role: "status", hidden: true });
   private searchTimer = 0;
   private searchSeq = 0;
+  private openMenu: { row: HTMLElement; close: () => void } | null = null;
+  private renaming: { id: string; input: HTMLInputElement } | null = null;
   readonly element = h("aside", { class: "sidebar" },
     h("button", { type: "button", class: "primary new-chat", onclick: () => this.handlers.newChat() }, "New chat"),
     this.filter, this.searchNote, this.results, this.list, this.more);
@@ -115,62 +118,135 @@ export class HistoryPanel {
   }
 
   render(): void {
+    this.closeMenu();
     const searching = this.searching;
     this.results.hidden = !searching;
     this.searchNote.hidden = !searching;
     this.list.hidden = searching;
+    // Redrawing replaces the rows; whatever had focus in one gets it back in its new row.
+    const active = document.activeElement;
+    const row = active instanceof HTMLElement && this.list.contains(active) ? active.closest("li") : null;
+    const control = row && active ? Array.from(row.children).indexOf(active as Element) : -1;
     this.list.replaceChildren(...this.threads.map((t) => this.row(t)));
+    if (row?.dataset.id) {
+      const again = this.list.querySelector(`li[data-id="${CSS.escape(row.dataset.id)}"]`);
+      (again?.children[control] as HTMLElement | undefined)?.focus();
+    }
     this.more.hidden = searching || !this.hasMore;
   }
 
   private row(thread: ThreadMeta): HTMLLIElement {
     const current = this.handlers.currentId() === thread.id;
     const title = thread.title || "New chat";
-    return h("li", { class: current ? "current" : "" },
-      h("button", { type: "button", class: "thread-title", "aria-current": current ? "true" : undefined, onclick: () => this.handlers.open(thread.id) }, title),
-      h("button", { type: "button", class: "icon", "aria-label": `Export ${title}`, "aria-haspopup": "menu", onclick: (e: Event) => this.exportMenu(e, thread) }, icon("download")),
-      h("button", { type: "button", class: "icon", "aria-label": `Rename ${title}`, onclick: () => void this.rename(thread) }, icon("edit")),
-      h("button", { type: "button", class: "icon", "aria-label": `Delete ${title}`, onclick: () => void this.remove(thread) }, icon("trash")),
+    const attrs = { class: current ? "current" : "", "data-id": thread.id };
+    if (this.renaming?.id === thread.id) return h("li", attrs, this.renaming.input);
+    // One menu button per row, so the title keeps the sidebar's width; the full title shows on hover.
+    return h("li", attrs,
+      h("button", { type: "button", class: "thread-title", title, "aria-current": current ? "true" : undefined, onclick: () => this.handlers.open(thread.id) }, title),
+      h("button", { type: "button", class: "icon row-menu", "aria-label": `Actions for ${title}`, "aria-haspopup": "menu", "aria-expanded": "false", onclick: (e: Event) => this.actionsMenu(e, thread) }, icon("more")),
     );
   }
 
-  /** The chat's export choices, under its row; a click elsewhere or Escape closes them. */
-  private exportMenu(event: Event, thread: ThreadMeta): void {
-    const row = (event.currentTarget as HTMLElement).closest("li");
-    const open = this.element.querySelector(".export-menu");
-    open?.remove();
-    if (!row || open?.previousElementSibling === row) return;
-    const link = (format: string, label: string) => {
+  /** The chat's actions, under its row; a click elsewhere or Escape closes them, arrows move between them. */
+  private actionsMenu(event: Event, thread: ThreadMeta): void {
+    const button = event.currentTarget as HTMLElement;
+    const row = button.closest("li");
+    const wasOpen = this.openMenu?.row === row;
+    this.closeMenu();
+    if (!row || wasOpen) return;
+    const title = thread.title || "New chat";
+    const download = (format: string, label: string) => {
       const query = new URLSearchParams({ format, thread: thread.id });
-      return h("a", { role: "menuitem", href: `/api/data/export?${query}`, download: "", onclick: () => close() }, label);
+      return h("a", { role: "menuitem", href: `/api/data/export?${query}`, download: "", onclick: () => this.closeMenu() }, label);
     };
-    const menu = h("li", { class: "export-menu", role: "menu", "aria-label": `Export ${thread.title || "New chat"}` },
-      link("markdown", "Export as Markdown"), link("json", "Export as JSON"));
-    const close = () => {
-      menu.remove();
-      document.removeEventListener("click", outside, true);
-      document.removeEventListener("keydown", escape, true);
-    };
+    const act = (label: string, verb: string, run: () => Promise<void>, danger = false) =>
+      h("button", { type: "button", role: "menuitem", class: danger ? "danger" : "", onclick: () => {
+        this.closeMenu();
+        run().catch((e: Error) => this.handlers.problem(`Couldn't ${verb} “${title}”: ${e.message}`));
+      } }, label);
+    const menu = h("li", { class: "row-actions", role: "menu", "aria-label": `Actions for ${title}` },
+      act("Rename…", "rename", async () => this.startRename(thread)),
+      download("markdown", "Export as Markdown"),
+      download("json", "Export as JSON"),
+      act("Delete…", "delete", () => this.remove(thread), true));
+    const items = () => Array.from(menu.querySelectorAll<HTMLElement>("[role=menuitem]"));
     const outside = (e: Event) => {
-      if (!menu.contains(e.target as Node) && !row.contains(e.target as Node)) close();
+      if (!menu.contains(e.target as Node) && !row.contains(e.target as Node)) this.closeMenu();
     };
-    const escape = (e: KeyboardEvent) => {
+    const keys = (e: KeyboardEvent) => {
       if (e.key === "Escape") {
         e.stopPropagation();
-        close();
-        (row.querySelector("[aria-haspopup]") as HTMLElement | null)?.focus();
+        this.closeMenu();
+        button.focus();
+      } else if ((e.key === "ArrowDown" || e.key === "ArrowUp") && menu.contains(document.activeElement)) {
+        e.preventDefault();
+        const all = items();
+        const at = all.indexOf(document.activeElement as HTMLElement);
+        all[(at + (e.key === "ArrowDown" ? 1 : all.length - 1)) % all.length].focus();
       }
     };
     row.after(menu);
+    button.setAttribute("aria-expanded", "true");
     document.addEventListener("click", outside, true);
-    document.addEventListener("keydown", escape, true);
-    (menu.querySelector("a") as HTMLElement).focus();
+    document.addEventListener("keydown", keys, true);
+    this.openMenu = {
+      row,
+      close: () => {
+        menu.remove();
+        button.setAttribute("aria-expanded", "false");
+        document.removeEventListener("click", outside, true);
+        document.removeEventListener("keydown", keys, true);
+      },
+    };
+    items()[0].focus();
   }
 
-  private async rename(thread: ThreadMeta): Promise<void> {
-    const title = window.prompt("Rename conversation", thread.title || "");
-    if (title === null || !title.trim()) return;
-    const updated = await this.api.call<ThreadMeta>("threads.update", { thread_id: thread.id, title: title.trim() });
+  private closeMenu(): void {
+    this.openMenu?.close();
+    this.openMenu = null;
+  }
+
+  /** Rename in place: Enter or leaving the field saves, Escape keeps the old title. */
+  private startRename(thread: ThreadMeta): void {
+    const title = thread.title || "";
+    const input = h("input", { type: "text", class: "rename", value: title, maxlength: "200", "aria-label": `Rename ${thread.title || "New chat"}` });
+    const finish = (save: boolean, byKey: boolean) => {
+      if (this.renaming?.input !== input) return;
+      this.renaming = null;
+      const wanted = input.value.trim();
+      this.render();
+      // Leaving by a click keeps focus where the click put it.
+      if (byKey) this.focusMenuButton(thread.id);
+      if (save && wanted && wanted !== title) {
+        this.rename(thread, wanted).catch((e: Error) => this.handlers.problem(`Couldn't rename “${title || "New chat"}”: ${e.message}`));
+      }
+    };
+    input.addEventListener("keydown", (e: KeyboardEvent) => {
+      if (e.key === "Enter") finish(true, true);
+      else if (e.key === "Escape") finish(false, true);
+      else return;
+      e.preventDefault();
+      e.stopPropagation();
+    });
+    // A redraw while typing (a reply elsewhere moves a chat up) moves the field and gives it focus
+    // back, so only a blur that lasts is the user leaving.
+    input.addEventListener("blur", () => {
+      window.setTimeout(() => {
+        if (document.activeElement !== input) finish(true, false);
+      }, 0);
+    });
+    this.renaming = { id: thread.id, input };
+    this.render();
+    input.focus();
+    input.select();
+  }
+
+  private focusMenuButton(threadId: string): void {
+    (this.list.querySelector(`li[data-id="${CSS.escape(threadId)}"] .row-menu`) as HTMLElement | null)?.focus();
+  }
+
+  private async rename(thread: ThreadMeta, title: string): Promise<void> {
+    const updated = await this.api.call<ThreadMeta>("threads.update", { thread_id: thread.id, title });
     this.threads = this.threads.map((t) => (t.id === thread.id ? { ...t, title: updated.title } : t));
     this.handlers.renamed({ ...thread, title: updated.title });
     this.render();

@@ -78,7 +78,7 @@ export class DataPanel {
       h("div", { class: "actions" },
         exportLink("markdown", "All chats as Markdown (.zip)"),
         exportLink("json", "All chats as JSON")),
-      h("p", { class: "hint" }, "Markdown is for reading. JSON keeps everything and can be imported again, here or on another computer. One chat: use the export button beside it in the chat list."),
+      h("p", { class: "hint" }, "Markdown is for reading. JSON keeps everything and can be imported again, here or on another computer. One chat: use the ⋯ menu beside it in the chat list."),
       h("h4", {}, "Import"),
       this.importer.element,
       h("h4", {}, "Backups"),
