@@ -30,8 +30,16 @@ def chat(server: LiveServer, provider: FakeProvider, text: str, title: str) -> N
 
 
 def data_settings(page: Page) -> None:
+    """Opens Settings and goes to Your data through the sections bar, as a user would."""
     page.get_by_role("button", name="Settings").click()
-    expect(page.get_by_role("heading", name="Your data")).to_be_visible()
+    heading = page.get_by_role("heading", name="Your data")
+    expect(heading).not_to_be_in_viewport()
+    page.get_by_role("navigation", name="Settings sections").get_by_role(
+        "button", name="Your data"
+    ).click()
+    expect(heading).to_be_in_viewport()
+    expect(heading).to_be_focused()
+    expect(page.get_by_role("navigation", name="Settings sections")).to_be_in_viewport()
 
 
 def test_export_one_chat_from_its_menu_and_all_from_settings(

@@ -148,6 +148,30 @@ const assistantsEditor = new AssistantsEditor(() => chat.refresh(), () => mcpEdi
 const dataPanel = new DataPanel(() => chat.refresh());
 $("assistants-host").replaceChildren(assistantsEditor.element, mcpEditor.element, dataPanel.element);
 
+/** Settings is one long page; its sections are a click away, and the heading takes focus. */
+function settingsNav(): void {
+  const sections: [string, HTMLElement][] = [
+    ["Provider and model", form],
+    ["Assistants", assistantsEditor.element],
+    ["Tools and MCP servers", mcpEditor.element],
+    ["Your data", dataPanel.element],
+  ];
+  $("settings-nav").replaceChildren(...sections.map(([label, section]) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    button.textContent = label;
+    button.addEventListener("click", () => {
+      const heading = section.querySelector<HTMLElement>("h3");
+      section.scrollIntoView({ block: "start" });
+      heading?.setAttribute("tabindex", "-1");
+      heading?.focus({ preventScroll: true });
+    });
+    return button;
+  }));
+}
+settingsNav();
+
 function wire(): void {
   $("nav-home").addEventListener("click", () => show("home"));
   $("banner-close").addEventListener("click", () => {
