@@ -68,6 +68,22 @@ class StoreError(DesktopError):
     code = "store_unavailable"
 
 
+class BackupRefused(StoreError):
+    """A backup is damaged, or holds something this app never writes (a link, a schema object
+    of its own); nothing was changed."""
+
+    status_code = 422
+    code = "backup_refused"
+
+
+class ImportRefused(StoreError):
+    """An import file the app won't read (nested too deeply, one part too large); nothing was
+    imported. A StoreError, so every caller that reports a bad import file reports this too."""
+
+    status_code = 422
+    code = "import_refused"
+
+
 class ConfigError(DesktopError):
     status_code = 400
     code = "invalid_settings"

@@ -153,3 +153,25 @@ def test_bundle_chats_persists_and_exits_cleanly(xvfb: str, tmp_path: Path) -> N
         ]
     finally:
         provider.stop()
+
+
+def test_bundle_imports_what_it_exports(tmp_path: Path) -> None:
+    """The import's streaming parser loads a native backend by name: the frozen app must have it."""
+    from tests.support import hostile_import
+
+    source, target = tmp_path / "from", tmp_path / "to"
+    source.mkdir()
+    target.mkdir()
+    exported = tmp_path / "export.json"
+    exported.write_text(json.dumps(hostile_import.preapproving_export()))
+    run = [str(BINARY), "import", "--data-dir", str(target), str(exported)]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    again = tmp_path / "again.json"
+    run = [str(BINARY), "export", "--data-dir", str(target), "--format", "json", str(again)]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (chat,) = json.loads(again.read_text())["threads"]
+    # Imported as content: the chat's "always allow" stayed behind.
+    assert "allowed_tools" not in chat["thread"]["metadata"]

@@ -94,3 +94,17 @@ def test_one_data_dir_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert resolve_paths().db == tmp_path / "env" / "chats.db"
     assert resolve_paths(tmp_path / "flag").db == tmp_path / "flag" / "chats.db"
     assert resolve_paths(tmp_path / "flag").logs == tmp_path / "flag" / "logs"
+
+
+def test_the_key_store_keeps_the_origin_with_the_key(tmp_path: Path) -> None:
+    keys = KeyStore(tmp_path, use_keychain=False)
+    keys.set("sk-file-key-1234", "https://API.openai.com/v1")
+    reread = KeyStore(tmp_path, use_keychain=False)
+    assert reread.record() == ("sk-file-key-1234", "https://api.openai.com:443")
+    assert reread.get() == "sk-file-key-1234" and reread.peek() == "sk-file-key-1234"
+    assert stat.S_IMODE(os.stat(tmp_path / "api_key").st_mode) == 0o600
+    reread.bind("http://localhost:11434/v1")
+    assert KeyStore(tmp_path, use_keychain=False).record()[1] == "http://localhost:11434"
+    # What older versions saved: the bare key, not yet bound to an origin.
+    (tmp_path / "api_key").write_text("sk-legacy-key-5678")
+    assert KeyStore(tmp_path, use_keychain=False).record() == ("sk-legacy-key-5678", None)

@@ -332,7 +332,7 @@ def test_an_old_backup_is_brought_up_to_date_and_a_damaged_one_changes_nothing(
     chat(app, provider, "tide pools", "Tide pools")
 
     refused = app.client.post("/api/backups/restore", json={"name": damaged.name})
-    assert refused.status_code == 503, refused.text
+    assert refused.status_code == 422, refused.text
     message = refused.json()["error"]["message"]
     assert message.endswith("is damaged (file is not a database); nothing was changed.")
     assert titles(app) == ["Tide pools"]

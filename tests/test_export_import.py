@@ -65,7 +65,10 @@ def test_export_then_import_changes_nothing(
     assert (result.added, result.skipped) == (4, 0)
     again = export_document(other)
     assert comparable(again)["threads"] == comparable(original)["threads"]
-    assert again["assistants"] == original["assistants"]
+    # imported assistants come without tools: the user turns them on in Settings
+    builtin, editor = original["assistants"]
+    assert again["assistants"] == [builtin, editor | {"tools": []}]
+    assert editor["tools"] == ["mcp:notes/echo"]
     assert [a["name"] for a in again["assistants"]] == ["Assistant", "Editor"]
     assert (other / "attachments" / attachment["attachment"]["id"]).read_bytes() == b"milk\nbread\n"
     # the same file again adds nothing
@@ -81,7 +84,8 @@ def test_export_then_import_changes_nothing(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"format": "chatkit-desktop-export", "version": 1, "threads": [', "not valid JSON"),
+        ('{"format": "chatkit-desktop-export", "version": 1, "threads": [', "is cut short"),
+        ('{"format": "chatkit-desktop-export", "version": 1, "threads": [1 2]}', "not valid JSON"),
         ('{"format": "something else"}', "not a ChatKit Desktop export"),
         ('{"format": "chatkit-desktop-export", "version": 99, "threads": []}', "version 99"),
         (

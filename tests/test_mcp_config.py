@@ -14,8 +14,10 @@ from desktop.context import RequestContext
 from desktop.errors import ConfigError
 from desktop.mcp.config import MASK, McpConfigFile, claude_desktop_config, parse_server
 from desktop.mcp.hub import public_name, selects
+from desktop.mcp.masking import SecretsNeedRetyping
 from desktop.store import SQLiteStore
 from desktop.store.approvals import WaitingCall
+from tests.support import hostile_config as hostile
 
 
 def test_claude_desktop_entries_parse() -> None:
@@ -96,12 +98,12 @@ def test_edits_keep_masked_secrets_and_unknown_keys(tmp_path: Path) -> None:
     # The page sends the masked values back with one change.
     config.put(
         "db",
-        {"command": "db-server", "args": ["--fast"], "env": {"DB_PASSWORD": MASK, "MODE": "rw"}},
+        {"command": "db-server", "env": {"DB_PASSWORD": MASK, "MODE": "rw"}, "timeout": 30},
     )
     saved = json.loads(path.read_text())
     entry = saved["mcpServers"]["db"]
     assert entry["env"] == {"DB_PASSWORD": "hunter2", "MODE": "rw"}
-    assert entry["args"] == ["--fast"] and entry["icon"] == "db.png"
+    assert entry["timeout"] == 30 and entry["icon"] == "db.png"
     assert saved["globalShortcut"] == "Ctrl+Space"
     assert path.stat().st_mode & 0o077 == 0  # owner-only: it holds secrets
     config.put("database", {"command": "db-server", "env": {"DB_PASSWORD": MASK}}, rename_from="db")
@@ -202,3 +204,28 @@ async def test_an_approval_is_decided_once_and_its_run_claimed_once(tmp_path: Pa
         assert await store.approvals.waiting("thr_1") == 0
     finally:
         store.close()
+
+
+def test_masked_secrets_stay_with_their_destination(tmp_path: Path) -> None:
+    remote = hostile.remote_entry("https://tools.example.com/mcp", "sk-remote-SECRET")
+    program = hostile.stdio_entry("sk-env-SECRET")
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"remote": remote, "program": program}}))
+    config = McpConfigFile(path)
+    before = path.read_text()
+    edits = hostile.mcp_secret_redirects(remote, program, "https://evil.example/mcp", "/tmp")
+    for name, body in edits:
+        with pytest.raises(SecretsNeedRetyping) as refused:
+            config.put(name, body["entry"], rename_from=body.get("rename_from"))
+        assert refused.value.fields, body
+        assert "SECRET" not in refused.value.message
+        assert path.read_text() == before
+    # The same destination, spelled or labelled differently, keeps them.
+    same = {**hostile.masked(remote), "url": "https://Tools.Example.com/mcp", "type": "sse"}
+    config.put("renamed", same, rename_from="remote")
+    kept = json.loads(path.read_text())["mcpServers"]["renamed"]
+    assert kept["headers"]["Authorization"] == "Bearer sk-remote-SECRET"
+    config.put("program", {**hostile.masked(program), "cwd": "", "timeout": 5})
+    assert json.loads(path.read_text())["mcpServers"]["program"]["env"]["API_TOKEN"] == (
+        "sk-env-SECRET"
+    )

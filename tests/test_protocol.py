@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from chatkit.types import (
-    ClientToolCallItem,
     StructuredInputFreeform,
     StructuredInputItem,
     WidgetItem,
 )
 
 from desktop.context import RequestContext
-from tests.support.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider, tool_outputs
 from tests.support.live import LiveServer, live_server, user_input
+from tests.test_client_tools import make_assistant, pending_call, start
 
 CTX = RequestContext()
 
@@ -197,24 +197,23 @@ def test_multipart_upload_is_accepted(server: LiveServer) -> None:
 
 
 def test_client_tool_output_continues_the_turn(server: LiveServer, provider: FakeProvider) -> None:
-    thread_id, _ = server.create_thread("use the tool")
-    call = ClientToolCallItem(
-        id="tc_1",
-        thread_id=thread_id,
-        created_at=datetime.now(),
-        call_id="call_1",
-        name="get_location",
-        arguments={},
-    )
-    asyncio.run(server.store.add_thread_item(thread_id, call, CTX))
-    provider.reply("You are in Paris.")
+    # A chat with an earlier turn, then a page tool the server itself calls.
+    helper = make_assistant(server, ["set_theme"])
+    provider.reply("Hello.")
+    thread_id, _ = start(server, helper, "hi")
+    provider.call_tools(("set_theme", {"theme": "dark"}))
     events = server.stream(
-        "threads.add_client_tool_output", thread_id=thread_id, result={"city": "Paris"}
+        "threads.add_user_message", thread_id=thread_id, input=user_input("dark")
     )
-    assert assistant_text(events) == "You are in Paris."
-    stored = asyncio.run(server.store.load_item(thread_id, "tc_1", CTX))
-    assert stored.status == "completed" and stored.output == {"city": "Paris"}
-    assert "Paris" in json.dumps(provider.chat_requests()[-1].body)
+    call = pending_call(events)
+    provider.reply("It's dark now.")
+    events = server.stream(
+        "threads.add_client_tool_output", thread_id=thread_id, result={"theme": "dark"}
+    )
+    assert assistant_text(events) == "It's dark now."
+    stored = asyncio.run(server.store.load_item(thread_id, call["id"], CTX))
+    assert stored.status == "completed" and stored.output == {"theme": "dark"}
+    assert "dark" in " ".join(tool_outputs(provider.chat_requests()[-1].body))
 
 
 def test_structured_input_answer_continues_the_turn(

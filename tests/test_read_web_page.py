@@ -15,6 +15,11 @@ import pytest
 
 from desktop.chat.web_fetch import MAX_BYTES, FetchRefused, check_address, fetch_page
 from tests.support.fake_provider import FakeProvider, tool_outputs
+from tests.support.hostile_requests import (
+    EMBEDDED_PRIVATE_IPV4,
+    EMBEDDED_PUBLIC_IPV4,
+    embedded_ipv4_urls,
+)
 from tests.support.live import live_server
 
 ARTICLE = b"""<html><head><title>Tide tables</title><script>var tracking = 1;</script>
@@ -67,23 +72,37 @@ def site() -> Iterator[str]:
     server.server_close()
 
 
-def test_private_addresses_are_refused_unless_listed() -> None:
-    for address in (
-        "127.0.0.1",
-        "10.1.2.3",
-        "192.168.1.5",
-        "169.254.169.254",
-        "::1",
-        "fe80::1",
-        "100.64.0.1",
-        "::ffff:127.0.0.1",
-        "0.0.0.0",
-    ):
-        with pytest.raises(FetchRefused, match="private network"):
-            check_address(address, "example.test", 80, allowed=())
-    check_address("93.184.215.14", "example.org", 443, allowed=())
-    check_address("127.0.0.1", "wiki.local", 8080, allowed=("wiki.local:8080",))
-    check_address("10.0.0.7", "intranet", 80, allowed=("intranet",))
+PRIVATE_ADDRESSES = (
+    "127.0.0.1",
+    "10.1.2.3",
+    "192.168.1.5",
+    "169.254.169.254",
+    "::1",
+    "fe80::1",
+    "100.64.0.1",
+    "::ffff:127.0.0.1",
+    "0.0.0.0",
+)
+
+
+@pytest.mark.parametrize("address", PRIVATE_ADDRESSES + EMBEDDED_PRIVATE_IPV4)
+def test_private_addresses_are_refused_unless_listed(address: str) -> None:
+    with pytest.raises(FetchRefused, match="private network"):
+        check_address(address, "example.test", 80, allowed=())
+    check_address(address, "wiki.local", 8080, allowed=("wiki.local:8080",))
+    check_address(address, "intranet", 80, allowed=("intranet",))
+
+
+@pytest.mark.parametrize("address", ("93.184.215.14", "2606:4700::1111", *EMBEDDED_PUBLIC_IPV4))
+def test_public_addresses_are_read(address: str) -> None:
+    # DNS64 on an IPv6-only network answers 64:ff9b::<IPv4> for every IPv4-only site.
+    check_address(address, "example.org", 443, allowed=())
+
+
+@pytest.mark.parametrize("url", embedded_ipv4_urls(8080))
+async def test_ipv4_inside_ipv6_urls_are_refused_before_connecting(url: str) -> None:
+    with pytest.raises(FetchRefused, match="private network"):
+        await fetch_page(url)
 
 
 async def test_limits(site: str) -> None:

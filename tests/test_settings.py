@@ -35,6 +35,8 @@ def test_view_never_contains_the_key(server: LiveServer) -> None:
         "source": "env",
         "storage": "keychain",
         "from_env": "OPENAI_API_KEY",
+        "for_host": None,
+        "needs_key_for": None,
     }
     assert view["log_file"] is None or view["log_file"].endswith(".log")
     assert view["data_dir"] == str(server.data_dir)
@@ -56,6 +58,8 @@ def test_key_goes_to_the_keychain_and_never_to_disk(
             "source": "keychain",
             "storage": "keychain",
             "from_env": None,
+            "for_host": f"127.0.0.1:{provider.port}",
+            "needs_key_for": None,
         }
         assert NEW_KEY not in response.text
         assert NEW_KEY in (tmp_path / "keyring.json").read_text()

@@ -117,6 +117,14 @@ class ChatEngine:
         # Building it can't be stopped (imports on a thread), but waiting for it can.
         return await self._quitting.unless_quitting(asyncio.shield(self._task))
 
+    def built(self) -> DesktopChatServer | None:
+        """The server once it is built, for callers outside the event loop (else None)."""
+        if not self.ready.is_set() or self._task is None or not self._task.done():
+            return None
+        if self._task.cancelled() or self._task.exception():
+            return None
+        return self._task.result()
+
     async def models(self) -> ModelCatalog:
         return (await self.server()).models
 

@@ -38,6 +38,8 @@ class ImportJob:
     skipped: int = 0
     fraction: float = 0.0
     message: str | None = None
+    # What the import left out, a sentence each (files that break the attachment rules).
+    notes: list[str] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def view(self) -> dict[str, Any]:
@@ -50,6 +52,7 @@ class ImportJob:
             "skipped": self.skipped,
             "fraction": round(self.fraction, 4),
             "message": self.message,
+            "notes": self.notes,
         }
 
     @property
@@ -117,30 +120,41 @@ class ImportJobs:
         return job
 
     async def _run(self, job: ImportJob, upload: Path) -> None:
+        from desktop.store import json_stream
         from desktop.store.chatgpt_archive import looks_like_chatgpt
         from desktop.store.import_chatgpt import parse_chatgpt
         from desktop.store.import_json import ImportResult, ParsedExport, apply_import, parse_export
 
         parsed: ParsedExport | None = None
+
+        def check() -> None:
+            if job.cancel.is_set():
+                raise _Cancelled
+
         try:
             store = await self._stores.get()
             chatgpt = await asyncio.to_thread(looks_like_chatgpt, upload)
-            parsed = await asyncio.to_thread(parse_chatgpt if chatgpt else parse_export, upload)
+            # to_thread carries the context, so reading checks for cancel as it goes.
+            with json_stream.checking(check):
+                parsed = await asyncio.to_thread(parse_chatgpt if chatgpt else parse_export, upload)
             reading = parsed
 
             def progress(added: int, skipped: int) -> None:
                 job.added, job.skipped = added, skipped
                 job.fraction = reading.position()
-                if job.cancel.is_set():
-                    raise _Cancelled
+                check()
 
             def write(db: Any) -> ImportResult:
-                if job.cancel.is_set():
-                    raise _Cancelled
-                return apply_import(db, store.database.attachments_dir, reading, progress)
+                check()
+                # The writer's thread has its own context: cancel is checked inside the parse.
+                with json_stream.checking(check):
+                    return apply_import(db, store.database.attachments_dir, reading, progress)
 
             result = await store.database.write(write)
             job.added, job.skipped, job.fraction = result.added, result.skipped, 1.0
+            job.notes = list(result.notes)
+            if result.notes:
+                job.message = _left_out(result.notes)
             job.state = "done"
         except _Cancelled:
             job.state, job.added = "cancelled", 0
@@ -148,6 +162,10 @@ class ImportJobs:
         except DesktopError as exc:
             job.state, job.added = "failed", 0
             job.message = _named(exc.message, upload, job.name)
+        except RecursionError:
+            # json_stream refuses deep nesting first; this is the last guard, said plainly.
+            job.state, job.added = "failed", 0
+            job.message = f"{job.name} nests too deeply to import; nothing was imported."
         except Exception:
             log.exception("the import failed")
             job.state, job.added = "failed", 0
@@ -171,6 +189,12 @@ class ImportJobs:
             with contextlib.suppress(Exception):
                 await task
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _left_out(notes: tuple[str, ...]) -> str:
+    files = "1 file was" if len(notes) == 1 else f"{len(notes)} files were"
+    shown = " ".join(notes[:5]) + (f" (and {len(notes) - 5} more)" if len(notes) > 5 else "")
+    return f"{files} left out, everything else was imported. {shown}"
 
 
 def _named(message: str, upload: Path, name: str) -> str:

@@ -1,7 +1,9 @@
 """Guards for a server on 127.0.0.1 that any web page in the user's browser could try to reach.
 
 Every API request needs the per-launch token; the Host header must name us (DNS rebinding);
-a foreign or `null` Origin is refused; no CORS headers are ever sent.
+a foreign or `null` Origin is refused; no CORS headers are ever sent. The session cookie is
+ambient (a browser attaches it to requests other pages make, and every port of 127.0.0.1 is the
+same site), so a request it authorizes must also come from our own page.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ PROTECTED_PREFIXES = ("/chatkit", "/api/")
 
 CHATKIT_SCRIPT_ORIGIN = "https://cdn.platform.openai.com"
 
+# A second launch asks the first one to show its window; this is the only route it may reach.
+FOCUS_PATH = "/api/instance/focus"
+FOCUS_HEADER = "x-instance-focus"
+
+# `Sec-Fetch-Site` values of requests our own page makes: its fetches and subresources
+# (`same-origin`), and navigations the user started: the address bar, a browser's command line,
+# the window loading the sign-in URL, reloads (`none`). Anything else was started by another page,
+# including pages on other ports of 127.0.0.1 (`same-site`).
+OWN_FETCH_SITES = ("same-origin", "none")
+
 
 def page_csp(allow_chatkit: bool) -> str:
     """The page's Content-Security-Policy. OpenAI's script and frame only when ChatKit may load."""
@@ -46,6 +58,18 @@ def make_token(env: dict[str, str] | None = None) -> str:
     """The env var fixes the token for automation; otherwise 32 random bytes per launch."""
     source = os.environ if env is None else env
     return source.get(TOKEN_ENV) or secrets.token_urlsafe(32)
+
+
+_focus_secrets: dict[str, str] = {}
+_focus_lock = threading.Lock()
+
+
+def focus_secret(token: str) -> str:
+    """The secret a second launch reads from disk to ask for the window: random, one per token
+    for the life of the process (the launch publishes it, its server checks it). Independent of
+    the token, so the file tells nothing about it, however guessable a token automation fixed."""
+    with _focus_lock:
+        return _focus_secrets.setdefault(token, secrets.token_urlsafe(32))
 
 
 def session_cookie_name(port: int | None) -> str:
@@ -108,6 +132,7 @@ class Guard:
         # token, and another instance's sign-in can't replace it.
         self.session = session or secrets.token_urlsafe(32)
         self.cookie_name = session_cookie_name(port)
+        self.focus = focus_secret(token)
 
     def host_allowed(self, host: str | None) -> bool:
         if not host:
@@ -125,11 +150,20 @@ class Guard:
         scheme, _, rest = origin.partition("://")
         return scheme == "http" and self.host_allowed(rest)
 
-    def authorized(self, request: Request) -> bool:
+    def credential(self, request: Request) -> str | None:
+        """What authorizes the request: "bearer", "focus", "cookie", or None."""
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer " and token_matches(header[7:].strip(), self.token):
-            return True
-        return token_matches(request.cookies.get(self.cookie_name), self.session)
+            return "bearer"
+        if (
+            request.method == "POST"
+            and request.url.path == FOCUS_PATH
+            and token_matches(request.headers.get(FOCUS_HEADER), self.focus)
+        ):
+            return "focus"
+        if token_matches(request.cookies.get(self.cookie_name), self.session):
+            return "cookie"
+        return None
 
     def check(self, request: Request) -> Response | None:
         """None when the request may proceed, else the refusal to send."""
@@ -137,9 +171,21 @@ class Guard:
             return _refuse(403, "Forbidden.")
         if not self.origin_allowed(request.headers.get("origin")):
             return _refuse(403, "Forbidden.")
-        if request.url.path.startswith(PROTECTED_PREFIXES) and not self.authorized(request):
+        if not request.url.path.startswith(PROTECTED_PREFIXES):
+            # The page shell and its assets carry no data, so any page may navigate to them.
+            return None
+        credential = self.credential(request)
+        if credential is None:
             return _refuse(401, "Unauthorized.")
+        if credential == "cookie" and not own_page(request.headers.get("sec-fetch-site")):
+            return _refuse(403, "Forbidden.")
         return None
+
+
+def own_page(fetch_site: str | None) -> bool:
+    """True unless the browser says another site or page started the request. Clients that don't
+    send `Sec-Fetch-Site` (old browsers, scripts) are left to the Host and Origin checks."""
+    return fetch_site is None or fetch_site.strip().lower() in OWN_FETCH_SITES
 
 
 class GuardMiddleware:

@@ -38,6 +38,9 @@ class SettingsUpdate(BaseModel):
     settings: dict[str, Any] = {}
     api_key: str | None = None
     clear_api_key: bool = False
+    # Send the saved key to the (new) base URL too: the user's explicit choice, since a saved
+    # key otherwise goes only to the host it was saved for.
+    use_saved_key: bool = False
 
 
 def settings_router(
@@ -60,14 +63,12 @@ def settings_router(
     async def put_settings(request: Request) -> Response:
         update = parse_body(SettingsUpdate, await request.body())
         try:
-            if update.settings:
-                service.candidate(update.settings)  # validate everything before changing anything
-            if update.api_key is not None:
-                service.set_key(update.api_key)
-            elif update.clear_api_key:
-                service.set_key(None)
-            if update.settings:
-                service.update(update.settings)
+            service.save(
+                update.settings,
+                api_key=update.api_key,
+                clear_key=update.clear_api_key,
+                use_saved_key=update.use_saved_key,
+            )
         except SettingsInvalid as exc:
             return _invalid(exc)
         return JSONResponse(view())
@@ -81,27 +82,34 @@ def settings_router(
             return {"ok": False, "message": exc.message, "fields": exc.fields}
         candidate = apply_env(candidate, service.env)
         typed = (update.api_key or "").strip()
-        saved = service.key()
-        # The saved key goes only to the saved address: whatever script runs in the page must
-        # not be able to send it anywhere else by testing another URL.
-        same_place = candidate.base_url == service.effective().base_url
-        cfg = provider_config(candidate, typed or (saved if same_place else None))
-        result = await _probe(await models(), cfg)
-        if not result["ok"] and saved and not typed and not same_place:
-            result["message"] += (
-                " The saved key is only sent to the saved address: save this address first, "
-                "or enter the key here to test it."
-            )
+        # The saved key goes only to the address it was saved for: whatever script runs in the
+        # page must not be able to send it anywhere else by testing another URL.
+        key = typed or service.key_for(candidate.base_url, use_saved_key=update.use_saved_key)
+        result = await _probe(await models(), provider_config(candidate, key))
+        saved_for = service.saved_key_host()
+        if not result["ok"] and not key and saved_for:
+            result["message"] += " " + _saved_key_hint(saved_for, candidate.base_url)
         return result
 
     @router.get("/api/models")
     async def list_models() -> Response:
-        result = await _probe(await models(), service.provider_config())
+        cfg = service.provider_config()
+        result = await _probe(await models(), cfg)
+        if not result["ok"] and cfg.key_withheld_for:
+            result["message"] += " " + _saved_key_hint(cfg.key_withheld_for, cfg.base_url)
         if not result["ok"]:
             return error_json(502, "provider_error", result["message"])
         return JSONResponse({"models": result["models"]})
 
     return router
+
+
+def _saved_key_hint(saved_for: str, base_url: str) -> str:
+    host = urlsplit(base_url).netloc
+    return (
+        f"The saved API key is for {saved_for}, so it was not sent to {host}: enter the key "
+        f"for {host} in Settings, or choose to use the saved key with it."
+    )
 
 
 def _invalid(exc: SettingsInvalid) -> JSONResponse:

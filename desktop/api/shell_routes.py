@@ -58,6 +58,8 @@ def shell_router(on_focus: Callable[[], bool] | None) -> APIRouter:
         )
         return Response(status_code=204)
 
+    # A second launch reaches this with the focus secret from `.instance.json` (see the Guard):
+    # the one route that secret opens, and all it can do is raise the window.
     @router.post("/api/instance/focus")
     async def focus() -> dict[str, bool]:
         return {"focused": bool(on_focus and on_focus())}

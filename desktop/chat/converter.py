@@ -30,14 +30,10 @@ from openai.types.responses import (
 )
 
 from desktop.chat.approval_cards import CARD_KEY as APPROVAL_CARD
-from desktop.errors import DesktopError
-from desktop.mcp import resources
-from desktop.mcp.hub import McpHub
+from desktop.chat.mentions import sent_text
 from desktop.store import attachment_rules as rules
 from desktop.store.chat_store import SQLiteStore
 
-# What a mentioned chat or file brings into the prompt at most (the model can search for more).
-MAX_TAG_CHARS = 4_000
 # Text files are inlined into the prompt; past this many characters they are cut.
 MAX_INLINE_TEXT_CHARS = 100_000
 # The file bytes one turn may send (each is read and base64-encoded for the request). Newer
@@ -81,14 +77,11 @@ def sendable_attachments(items: Sequence[ThreadItem], sizes: dict[str, int]) -> 
 
 class DesktopConverter(ThreadItemConverter):
     """Converts one turn's history. `sendable` names the attachments whose bytes fit the turn's
-    budget (None: all of them). `mcp`: the MCP servers, whose resources can be mentioned."""
+    budget (None: all of them)."""
 
-    def __init__(
-        self, store: SQLiteStore, sendable: set[str] | None = None, mcp: McpHub | None = None
-    ) -> None:
+    def __init__(self, store: SQLiteStore, sendable: set[str] | None = None) -> None:
         self.store = store
         self.sendable = sendable
-        self.mcp = mcp
 
     async def attachment_to_message_content(
         self, attachment: Attachment
@@ -159,40 +152,9 @@ class DesktopConverter(ThreadItemConverter):
         return await super().widget_to_input(item)
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputTextParam:
-        """A mentioned chat (its newest messages) or file (its start), as context for the model."""
+        """A mentioned chat, file or resource: the text it sent when the user sent the message."""
         kind = str(tag.data.get("type", ""))
-        body = f"[{tag.text} is no longer available.]"
-        if kind == "chat":
-            found = await self.store.entities.chat_text(
-                str(tag.data.get("thread_id", "")), MAX_TAG_CHARS
-            )
-            if found is not None:
-                title, text = found
-                body = f"The chat “{title or 'New chat'}” (newest messages):\n{text}"
-        elif kind == "file":
-            body = await self._file_excerpt(str(tag.data.get("attachment_id", "")), tag.text)
-        elif kind == "mcp_resource" and self.mcp is not None:
-            server, uri = str(tag.data.get("server", "")), str(tag.data.get("uri", ""))
-            content = await resources.read_text(self.mcp, server, uri, MAX_TAG_CHARS)
-            if content is not None:
-                body = f"The resource {uri} of the MCP server {server}:\n{content}"
         return ResponseInputTextParam(
             type="input_text",
-            text=f"<mention type={kind or 'unknown'} name={json.dumps(tag.text)}>\n{body}\n</mention>",
+            text=f"<mention type={kind or 'unknown'} name={json.dumps(tag.text)}>\n{sent_text(tag)}\n</mention>",
         )
-
-    async def _file_excerpt(self, attachment_id: str, name: str) -> str:
-        try:
-            stored, path = await self.store.attachments.attachment_file(attachment_id)
-        except (NotFoundError, DesktopError):
-            return f"[The file {name} is no longer available.]"
-        if not rules.is_text(stored.mime_type):
-            return f"[The file {stored.name} ({stored.mime_type}) was mentioned; its content can't be shown as text here.]"
-        data = await asyncio.to_thread(_head, path, MAX_TAG_CHARS * 4)
-        text = data.decode("utf-8", errors="replace")[:MAX_TAG_CHARS]
-        return f"The file {stored.name} (start):\n{text}"
-
-
-def _head(path: Path, size: int) -> bytes:
-    with path.open("rb") as f:
-        return f.read(size)

@@ -2,7 +2,8 @@
 
 Any OpenAI-compatible base URL works. The client is the real `openai` client; the only thing we
 add is a transport that notices a Chat Completions stream which ends without finishing, which
-the SDK otherwise accepts as a complete answer for non-OpenAI hosts.
+the SDK otherwise accepts as a complete answer for non-OpenAI hosts, and stops a stream without
+end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import openai
 from agents import ModelBehaviorError, OpenAIProvider, RunConfig
 from agents.exceptions import AgentsException, UserError
 
+from desktop.chat.reply_cap import MAX_REPLY_PIECES
 from desktop.errors import (
     KeyRejected,
     MissingApiKey,
@@ -41,18 +43,41 @@ class _UnfinishedStream(httpx2.RemoteProtocolError):
     pass
 
 
+class _EndlessStream(httpx2.RemoteProtocolError):
+    pass
+
+
+# What one streamed reply may send. The SDK reads a stream ahead of the chat into an unbounded
+# queue, so the chat's own cap (reply_cap) can't stop the reading: this does, a little past it
+# (room for the events that aren't text), and the chat then keeps what it had.
+MAX_STREAM_EVENTS = MAX_REPLY_PIECES + 2_000
+MAX_STREAM_BYTES = 32 * 1024 * 1024
+
+
+def stopped_endless(exc: BaseException) -> bool:
+    """Whether a run failed because its reply passed what one reply may stream."""
+    return _caused_by(exc, _EndlessStream)
+
+
 class _GuardedStream(httpx2.AsyncByteStream):
-    """Passes SSE bytes through; raises at the end if no finish_reason or [DONE] was seen."""
+    """Passes SSE bytes through, up to MAX_STREAM_BYTES. `check_finish`: raise at the end if no
+    finish_reason or [DONE] was seen (Chat Completions)."""
 
     _FINISHED = re.compile(rb'"finish_reason"\s*:\s*"|data:\s*\[DONE\]')
 
-    def __init__(self, inner: httpx2.AsyncByteStream) -> None:
+    def __init__(self, inner: httpx2.AsyncByteStream, check_finish: bool) -> None:
         self._inner = inner
-        self._finished = False
+        self._finished = not check_finish
         self._tail = b""
+        self._size = 0
+        self._events = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
+            self._size += len(chunk)
+            self._events += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
+            if self._size > MAX_STREAM_BYTES or self._events > MAX_STREAM_EVENTS:
+                raise _EndlessStream("the reply is longer than a reply may be")
             if not self._finished:
                 window = self._tail + chunk
                 self._finished = bool(self._FINISHED.search(window))
@@ -78,12 +103,13 @@ class _CompletionGuardTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await self._inner.handle_async_request(request)
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
-        if streaming and request.url.path.endswith("/chat/completions"):
+        if streaming:
             assert isinstance(response.stream, httpx2.AsyncByteStream)
+            completions = request.url.path.endswith("/chat/completions")
             return httpx2.Response(
                 status_code=response.status_code,
                 headers=response.headers,
-                stream=_GuardedStream(response.stream),
+                stream=_GuardedStream(response.stream, check_finish=completions),
                 extensions=response.extensions,
                 request=request,
             )
@@ -192,6 +218,12 @@ def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> Pro
         return exc
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
+        if status in (401, 403) and cfg.key_withheld_for and not cfg.api_key:
+            return KeyRejected(
+                f"{host} needs an API key: your saved key is for {cfg.key_withheld_for}, so it "
+                f"was not sent here. Enter the key for {host} in Settings, or choose to use the "
+                "saved key with it."
+            )
         if status in (401, 403):
             return KeyRejected(
                 f"{host} rejected the API key ({status}). Check the key in Settings."
@@ -215,6 +247,11 @@ def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> Pro
     if isinstance(exc, openai.APITimeoutError):
         return ProviderUnreachable(f"{host} didn't answer within {cfg.timeout_s:g} s.")
     if isinstance(exc, openai.APIConnectionError):
+        if _caused_by(exc, _EndlessStream):
+            return ResponseInterrupted(
+                f"The reply from {host} was stopped: it was longer than a reply may be. "
+                "Ask for the answer in parts."
+            )
         if _caused_by(exc, _UnfinishedStream):
             return ResponseInterrupted(
                 f"The reply from {host} ended before it finished. The partial reply was not saved."

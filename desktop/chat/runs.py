@@ -5,11 +5,12 @@ and turning failures into chat errors."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import openai
@@ -26,6 +27,7 @@ from chatkit.types import (
     WorkflowItem,
 )
 
+from desktop.chat import page_calls
 from desktop.chat.activity import ToolActivity, show_pending_widgets, tool_error_message
 from desktop.chat.agent import build_agent, builtin_labels
 from desktop.chat.agent_context import DesktopAgentContext
@@ -33,7 +35,8 @@ from desktop.chat.approval_flow import ApprovalFlow
 from desktop.chat.approvals import ToolRules
 from desktop.chat.history import AssistantIds
 from desktop.chat.images import StoredImages
-from desktop.chat.provider import ProviderClients, rejects_tools, translate
+from desktop.chat.provider import ProviderClients, rejects_tools, stopped_endless, translate
+from desktop.chat.reply_cap import MAX_REPLY_CHARS, MAX_REPLY_PIECES, ReplyCap, cut_note
 from desktop.chat.sources import AnnotationSafeResult, with_sources
 from desktop.chat.tools.mcp_tools import function_tool as mcp_function_tool
 from desktop.chat.tools.mcp_tools import label as mcp_label
@@ -73,6 +76,8 @@ class AgentRuns:
         self.mcp = mcp
         self._approvals = approvals
         self._activity = ToolActivity()
+        # (characters, pieces) one turn may stream; see reply_cap.
+        self.reply_cap = (MAX_REPLY_CHARS, MAX_REPLY_PIECES)
         # (base URL, model) pairs that refused a request offering tools: later turns skip them.
         self._toolless: set[tuple[str, str]] = set()
 
@@ -130,6 +135,7 @@ class AgentRuns:
         without tools if the model refuses them. `failed` runs first when the run fails."""
         with_tools = bool(assistant.tools) and (cfg.base_url, cfg.model) not in self._toolless
         ac: DesktopAgentContext | None = None
+        cap = ReplyCap(*self.reply_cap)
         try:
             run_config = dataclasses.replace(
                 self.clients.run_config(cfg),
@@ -153,8 +159,21 @@ class AgentRuns:
                 try:
                     safe = AnnotationSafeResult(result).as_result()
                     images = StoredImages(self._store.attachments, thread.id, context)
-                    async for event in stream_agent_response(ac, safe, converter=images):
-                        yield with_sources(ids(event), ac.sources)
+                    stream = cast(
+                        AsyncGenerator[ThreadStreamEvent, None],
+                        stream_agent_response(ac, safe, converter=images),
+                    )
+                    async with contextlib.aclosing(stream) as events:
+                        async for event in events:
+                            event = with_sources(ids(event), ac.sources)
+                            if cap.passes(event):
+                                result.cancel()
+                                for done in cap.cut():
+                                    yield done
+                                yield NoticeEvent(level="warning", message=cut_note())
+                                break
+                            page_calls.note_issued(thread, event)
+                            yield event
                 except (asyncio.CancelledError, GeneratorExit):
                     # Stopped (or the app is quitting): the model must stop too. The SDK stops
                     # it only when the stop lands while it waits for the next event.
@@ -179,6 +198,14 @@ class AgentRuns:
         except (asyncio.CancelledError, CustomStreamError):
             raise
         except Exception as exc:
+            if stopped_endless(exc) and ac is not None:
+                # The reading stopped ahead of the chat: keep what the chat had, as a cut.
+                for done in cap.cut():
+                    yield done
+                if ac.workflow_item is not None:
+                    yield ThreadItemDoneEvent(item=_closed(ac.workflow_item))
+                yield NoticeEvent(level="warning", message=cut_note())
+                return
             error = translate(exc, cfg, streamed=ids.streamed_text)
             failed()
             if ac is not None and ac.workflow_item is not None:

@@ -16,11 +16,13 @@ from chatkit.store import NotFoundError
 from chatkit.types import (
     AudioInput,
     ChatKitReq,
+    ClientToolCallItem,
     FeedbackKind,
     HiddenContextItem,
     SyncCustomActionResponse,
     ThreadItemDoneEvent,
     ThreadMetadata,
+    ThreadsAddClientToolOutputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
@@ -35,12 +37,14 @@ from chatkit.types import (
     is_streaming_req,
 )
 
+from desktop.chat import page_calls
 from desktop.chat.agent_context import DesktopAgentContext
 from desktop.chat.approval_cards import ACTION as APPROVAL_ACTION
 from desktop.chat.approval_flow import ApprovalFlow
 from desktop.chat.choices import ChatChoice
 from desktop.chat.converter import DesktopConverter, sendable_attachments
 from desktop.chat.history import AssistantIds, History
+from desktop.chat.mentions import Mentions
 from desktop.chat.models import ModelCatalog
 from desktop.chat.protocol import parse_request
 from desktop.chat.provider import ProviderClients
@@ -77,6 +81,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         self.models = ModelCatalog(self.clients)
         self.approval_flow = ApprovalFlow(store)
         self.runs = AgentRuns(store, self.clients, ToolRegistry(), mcp, self.approval_flow)
+        self.mentions = Mentions(store, mcp)
 
     # ------------------------------------------------------------------ requests
 
@@ -92,6 +97,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
     ) -> StreamingResult | NonStreamingResult:
         """Run a parsed request. Problems found before a stream starts raise DesktopError."""
         await self._check(request)
+        if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+            # Once, as the user sends it: later turns reuse what was read now.
+            await self.mentions.resolve(request.params.input)
         if isinstance(request, ThreadsUpdateReq):
             request.params.title = clean_title(request.params.title)
         if is_streaming_req(request):
@@ -117,6 +125,11 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                     raise InvalidRequestError("Only a user message can be retried.")
             elif isinstance(request, ThreadsCustomActionReq):
                 await self.store.load_thread(request.params.thread_id, ctx)
+            elif isinstance(request, ThreadsAddClientToolOutputReq):
+                thread = await self.store.load_thread(request.params.thread_id, ctx)
+                newest = await self.store.load_thread_items(thread.id, None, 1, "desc", ctx)
+                last = next((i for i in newest.data if isinstance(i, ClientToolCallItem)), None)
+                page_calls.check_answer(thread, last)
         except NotFoundError as exc:
             raise NotFound(str(exc) + ".") from exc
 
@@ -161,7 +174,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
                     [a.id for item in history for a in getattr(item, "attachments", None) or []]
                 )
                 sendable = sendable_attachments(history, sizes)
-                converter = DesktopConverter(self.db, sendable, self.runs.mcp)
+                converter = DesktopConverter(self.db, sendable)
                 prepared.append(await converter.to_agent_input(history))
             return prepared[0]
 

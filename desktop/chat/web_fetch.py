@@ -35,10 +35,32 @@ class Page:
     truncated: bool
 
 
+# IPv6 ranges that carry an IPv4 address, and where it sits (first bit, from the left). The
+# network may route them to that IPv4 address (NAT64, a 6to4 relay, SIIT), so such an address is
+# exactly as public as the IPv4 one: refusing them all would break every site on an IPv6-only
+# network with DNS64, which answers with 64:ff9b::<public IPv4>.
+_EMBEDDING_V4 = (
+    (ipaddress.IPv6Network("::ffff:0:0/96"), 96),  # IPv4-mapped
+    (ipaddress.IPv6Network("::/96"), 96),  # IPv4-compatible (deprecated; also :: and ::1)
+    (ipaddress.IPv6Network("::ffff:0:0:0/96"), 96),  # IPv4-translated (SIIT)
+    (ipaddress.IPv6Network("64:ff9b::/96"), 96),  # NAT64, well-known prefix
+    (ipaddress.IPv6Network("2002::/16"), 16),  # 6to4
+)
+# Refused whatever they carry: NAT64's local-use prefix places the IPv4 address where the local
+# network chooses (RFC 8215), and Teredo (RFC 4380) is a tunnel to a host behind a NAT.
+_NEVER_PUBLIC = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("2001::/32"))
+
+
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _NEVER_PUBLIC):
+            return False
+        for net, start in _EMBEDDING_V4:
+            if ip in net:
+                embedded = (int(ip) >> (96 - start)) & 0xFFFFFFFF
+                ip4 = ipaddress.IPv4Address(embedded)
+                return ip4.is_global and not ip4.is_multicast
     return ip.is_global and not ip.is_multicast
 
 

@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 
 from desktop.errors import ConfigError
 from desktop.fileio import atomic_write
+from desktop.mcp.masking import MASK, masked_url, unmask
+
+__all__ = ["MASK", "McpConfig", "McpConfigFile", "ServerSpec", "claude_desktop_config"]
 
 Transport = Literal["stdio", "http", "sse"]
-# What the page shows instead of an `env` or `headers` value; sent back, it keeps the stored one.
-MASK = "••••••••"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 _TYPES: dict[str, Transport] = {
     "stdio": "stdio",
@@ -71,19 +72,10 @@ class ServerSpec:
             out |= {"command": self.command, "args": list(self.args), "cwd": self.cwd or ""}
             out["env"] = {k: MASK for k in self.env}
         else:
-            out |= {"url": _masked_url(self.url), "headers": {k: MASK for k in self.headers}}
+            out |= {"url": masked_url(self.url), "headers": {k: MASK for k in self.headers}}
         out["disabled"] = self.disabled
         out["timeout_s"] = self.timeout_s
         return out
-
-
-def _masked_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password or parts.username:
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return parts._replace(netloc=f"{MASK}@{host}{port}").geturl()
-    return url
 
 
 def _strings(value: Any, what: str, name: str) -> dict[str, str]:
@@ -228,22 +220,14 @@ class McpConfigFile:
         return McpConfig(tuple(servers), problems)
 
     def put(self, name: str, raw: Mapping[str, Any], *, rename_from: str | None = None) -> None:
-        """Add or replace one server. MASK values keep what is stored under the same key."""
+        """Add or replace one server. MASK values keep what is stored under the same key, only
+        for the same destination (see desktop.mcp.masking)."""
         doc = self._document()
         entries: dict[str, Any] = doc["mcpServers"]
         before = entries.get(rename_from or name)
         if rename_from and rename_from != name and name in entries:
             raise ConfigError(f"There is already a server named “{name}”.", fields={"name": name})
-        merged = dict(raw)
-        for key in ("env", "headers"):
-            values = merged.get(key)
-            old = (before or {}).get(key) or {}
-            if isinstance(values, dict):
-                merged[key] = {k: (old.get(k, "") if v == MASK else v) for k, v in values.items()}
-        url = merged.get("url")
-        if isinstance(url, str) and MASK in url and before and isinstance(before.get("url"), str):
-            merged["url"] = before["url"] if urlsplit(before["url"]).hostname else url
-        spec = parse_server(name, merged)
+        spec = parse_server(name, unmask(raw, before))
         new_entries = {}
         for key, value in entries.items():
             if key == (rename_from or name):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -209,7 +210,7 @@ class ServerConnection:
                 reason = "it exited before it was ready"
             self._set("failed", reason)
             log.warning(
-                "MCP server %r failed: %s%s", self.spec.name, self.error, self._tail_for_log()
+                "MCP server %r failed: %s%s", self.spec.name, self.error, self._output_note()
             )
         finally:
             self._settled.set()
@@ -237,7 +238,7 @@ class ServerConnection:
                     continue  # an error reply (some servers don't take pings) is still a reply
                 self._set("stopped", f"it stopped answering ({_describe(exc)})")
                 log.warning(
-                    "MCP server %r stopped: %s%s", self.spec.name, self.error, self._tail_for_log()
+                    "MCP server %r stopped: %s%s", self.spec.name, self.error, self._output_note()
                 )
                 return
 
@@ -255,7 +256,8 @@ class ServerConnection:
             self._stderr_path.parent.mkdir(parents=True, exist_ok=True)
             return open(self._stderr_path, "w", encoding="utf-8", errors="replace")
         except OSError:
-            return None
+            # Dropped rather than passed to the app's own stderr, which may be logged.
+            return open(os.devnull, "w", encoding="utf-8")
 
     def stderr_tail(self) -> str:
         try:
@@ -267,9 +269,12 @@ class ServerConnection:
         except OSError:
             return ""
 
-    def _tail_for_log(self) -> str:
-        tail = self.stderr_tail()
-        return f"; its last output:\n{tail}" if tail else ""
+    def _output_note(self) -> str:
+        # Where its output is, never the output itself: a server may print its environment
+        # (secrets of its own) or anything it read, and the app's log is shared in bug reports.
+        if self.spec.transport != "stdio":
+            return ""
+        return f" (what it printed is in {self._stderr_path})"
 
     def view(self) -> dict[str, Any]:
         return {

@@ -50,9 +50,13 @@ def find(hub: McpHub, text: str, limit: int) -> list[dict[str, Any]]:
 
 
 async def read_text(hub: McpHub, server: str, uri: str, max_chars: int) -> str | None:
-    """The resource's text (binary parts named, not included), or None if it can't be read."""
+    """The resource's text (binary parts named, not included), or None if it can't be read.
+    Only a resource the server listed is read: an address from anywhere else (a stored message,
+    a request) could name any file the server can reach."""
     conn = hub.connection(server)
     if conn is None or conn.server is None:
+        return None
+    if uri not in {str(resource.uri) for resource in conn.resources}:
         return None
     try:
         result = await conn.server.read_resource(uri)

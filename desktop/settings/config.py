@@ -157,6 +157,9 @@ class ProviderConfig:
     web_allowed_hosts: tuple[str, ...] = ()
     tool_policies: tuple[tuple[str, ToolPolicy], ...] = ()
     always_ask_tools: bool = False
+    # The host the saved key is for, when it was not sent here (another host): what a refusal
+    # should tell the user to do.
+    key_withheld_for: str | None = None
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
@@ -194,7 +197,9 @@ def apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
         raise ConfigError(f"{field} is invalid: {first['msg']}") from exc
 
 
-def provider_config(settings: Settings, api_key: str | None) -> ProviderConfig:
+def provider_config(
+    settings: Settings, api_key: str | None, *, key_withheld_for: str | None = None
+) -> ProviderConfig:
     return ProviderConfig(
         base_url=settings.base_url,
         api=settings.api,
@@ -209,4 +214,5 @@ def provider_config(settings: Settings, api_key: str | None) -> ProviderConfig:
         web_allowed_hosts=tuple(h.strip().lower() for h in settings.web_allowed_hosts if h.strip()),
         tool_policies=tuple(sorted(settings.tool_policies.items())),
         always_ask_tools=settings.always_ask_tools,
+        key_withheld_for=key_withheld_for,
     )

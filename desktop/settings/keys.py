@@ -3,16 +3,23 @@
 The key store is the OS keychain (via `keyring`) when a real backend is available; otherwise a
 file `<data dir>/api_key` created with mode 0600, so no other user can read it. The key is never
 written to the settings file, the database or a log.
+
+A saved key is stored with the origin (scheme, host and port) it was saved for, and is sent only
+there: changing the base URL must not hand the key to another host. The binding lives with the
+key, not in settings.json, so that a settings file from a backup can't rebind it. A key saved by
+an older version has no origin yet; the settings service binds it to the base URL in force.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from desktop.env import API_KEY as ENV_API_KEY
 from desktop.fileio import atomic_write
@@ -21,6 +28,51 @@ log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "chatkit-desktop"
 KeySource = Literal["env", "keychain", "file", "none"]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host:port` of a URL, with the default port written out, so that
+    `https://api.openai.com/v1` and `https://API.openai.com:443/other` are the same origin."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        port = 0
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def display_host(origin: str) -> str:
+    """An origin as Settings names it: `host` or `host:port` when the port isn't the default."""
+    parts = urlsplit(origin)
+    netloc = parts.netloc
+    default = _DEFAULT_PORTS.get(parts.scheme)
+    return netloc.removesuffix(f":{default}") if default else netloc
+
+
+def _encode(key: str, origin: str | None) -> str:
+    return json.dumps({"key": key, "origin": origin})
+
+
+def _decode(stored: str | None) -> tuple[str | None, str | None]:
+    """(key, origin) from what the store holds; a bare key (older versions) has no origin."""
+    if not stored:
+        return None, None
+    if stored.startswith("{"):
+        try:
+            record = json.loads(stored)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and isinstance(record.get("key"), str):
+            origin = record.get("origin")
+            return record["key"] or None, origin if isinstance(origin, str) else None
+    return stored, None
 
 
 class KeyFile:
@@ -69,6 +121,7 @@ class KeyStore:
         self._use_keychain = use_keychain
         self._lock = threading.Lock()
         self._cached: str | None = None
+        self._origin: str | None = None
         self._loaded = False
 
     @property
@@ -83,11 +136,15 @@ class KeyStore:
         return "keychain" if self.use_keychain else "file"
 
     def get(self) -> str | None:
+        return self.record()[0]
+
+    def record(self) -> tuple[str | None, str | None]:
+        """The saved key and the origin it is bound to (None for a key saved before binding)."""
         with self._lock:
             if not self._loaded:
-                self._cached = self._read()
+                self._cached, self._origin = _decode(self._read())
                 self._loaded = True
-            return self._cached
+            return self._cached, self._origin
 
     def peek(self) -> str | None:
         """The key if it has been read already; never touches the keychain."""
@@ -108,17 +165,29 @@ class KeyStore:
                     return value
         return self.file.get()
 
-    def set(self, key: str) -> None:
+    def set(self, key: str, origin: str | None = None) -> None:
+        """Save `key` for `origin` (a URL or an origin; None leaves it unbound until the
+        settings service binds it)."""
         key = key.strip()
+        bound = origin_of(origin) if origin else None
         with self._lock:
-            if self.use_keychain:
-                import keyring
+            self._write(_encode(key, bound))
+            self._cached, self._origin, self._loaded = key, bound, True
 
-                keyring.set_password(KEYRING_SERVICE, self.account, key)
-                self.file.clear()  # never leave a second, plainer copy behind
-            else:
-                self.file.set(key)
-            self._cached, self._loaded = key, True
+    def bind(self, origin: str) -> None:
+        """Send the saved key to `origin` (a URL or an origin) from now on, and nowhere else."""
+        key = self.get()
+        if key is not None:
+            self.set(key, origin)
+
+    def _write(self, stored: str) -> None:
+        if self.use_keychain:
+            import keyring
+
+            keyring.set_password(KEYRING_SERVICE, self.account, stored)
+            self.file.clear()  # never leave a second, plainer copy behind
+        else:
+            self.file.set(stored)
 
     def clear(self) -> None:
         with self._lock:
@@ -129,7 +198,7 @@ class KeyStore:
                 with contextlib.suppress(PasswordDeleteError):
                     keyring.delete_password(KEYRING_SERVICE, self.account)
             self.file.clear()
-            self._cached, self._loaded = None, True
+            self._cached, self._origin, self._loaded = None, None, True
 
 
 def lookup_key(env: Mapping[str, str], store: KeyStore) -> tuple[str | None, KeySource]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,8 +26,10 @@ from desktop.settings.config import (
     provider_config,
     save_settings,
 )
-from desktop.settings.keys import KeyStore, lookup_key
+from desktop.settings.keys import KeyStore, display_host, lookup_key, origin_of
 from desktop.store.attachment_rules import page_limits
+
+log = logging.getLogger(__name__)
 
 _ENV_FIELDS = {ENV_BASE_URL: "base_url", ENV_MODEL: "model", ENV_API: "api"}
 _MAX_KEY_CHARS = 512
@@ -46,6 +49,13 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
         message = str(error["msg"]).removeprefix("Value error, ")
         fields.setdefault(name, message)
     return fields
+
+
+def _checked_key(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > _MAX_KEY_CHARS or any(c.isspace() for c in key):
+        raise SettingsInvalid({"api_key": "doesn't look like an API key"})
+    return key
 
 
 class SettingsService:
@@ -69,10 +79,51 @@ class SettingsService:
             self._effective = apply_env(self._saved, self.env)
 
     def key(self) -> str | None:
-        return lookup_key(self.env, self.keys)[0]
+        """The key for the base URL in force (see `key_for`)."""
+        return self.key_for(self._effective.base_url)
+
+    def key_for(self, base_url: str, *, use_saved_key: bool = False) -> str | None:
+        """The key that may be sent to `base_url`. OPENAI_API_KEY goes where the settings in
+        force point (with OPENAI_BASE_URL, that is the user's own pairing); the saved key goes
+        only to the origin it was saved for, unless the user said to use it there too."""
+        if self.env.get(ENV_API_KEY):
+            same = origin_of(base_url) == origin_of(self._effective.base_url)
+            return self.env[ENV_API_KEY] if same else None
+        key, origin = self._saved_key()
+        if key and (use_saved_key or origin == origin_of(base_url)):
+            return key
+        return None
+
+    def saved_key_host(self) -> str | None:
+        """The host the saved key is for (None when there is none, or OPENAI_API_KEY wins)."""
+        if self.env.get(ENV_API_KEY):
+            return None
+        key, origin = self._saved_key()
+        return display_host(origin) if key and origin else None
+
+    def withheld_for(self) -> str | None:
+        """The host the saved key is for, when the base URL in force is another one."""
+        if self.env.get(ENV_API_KEY):
+            return None
+        key, origin = self._saved_key()
+        if key and origin and origin != origin_of(self._effective.base_url):
+            return display_host(origin)
+        return None
+
+    def _saved_key(self) -> tuple[str | None, str | None]:
+        key, origin = self.keys.record()
+        if key and origin is None:
+            # Saved before keys were bound: it has been going to the base URL in force, so that
+            # is the host the user chose for it.
+            origin = origin_of(self._effective.base_url)
+            try:
+                self.keys.bind(origin)
+            except Exception as exc:  # a keychain that won't write: bound for this run only
+                log.warning("binding the saved key failed (%s)", type(exc).__name__)
+        return key, origin
 
     def provider_config(self) -> ProviderConfig:
-        return provider_config(self._effective, self.key())
+        return provider_config(self._effective, self.key(), key_withheld_for=self.withheld_for())
 
     def candidate(self, changes: Mapping[str, Any]) -> Settings:
         """Saved settings with `changes` applied, validated, without saving them."""
@@ -92,13 +143,39 @@ class SettingsService:
             self._effective = apply_env(updated, self.env)
 
     def set_key(self, key: str | None) -> None:
+        """Save `key` for the base URL in force, or forget the saved key (None)."""
         if key is None:
             self.keys.clear()
             return
-        key = key.strip()
-        if not key or len(key) > _MAX_KEY_CHARS or any(c.isspace() for c in key):
-            raise SettingsInvalid({"api_key": "doesn't look like an API key"})
-        self.keys.set(key)
+        self.keys.set(_checked_key(key), self._effective.base_url)
+
+    def save(
+        self,
+        changes: Mapping[str, Any],
+        *,
+        api_key: str | None = None,
+        clear_key: bool = False,
+        use_saved_key: bool = False,
+    ) -> None:
+        """Settings and the key together: a typed key (or, with `use_saved_key`, the saved one)
+        is bound to the base URL these settings put in force. Nothing changes if any is wrong."""
+        self._saved_key()  # an unbound key belongs to the address it was used with until now
+        with self._lock:
+            updated = self.candidate(changes) if changes else self._saved
+            target = apply_env(updated, self.env).base_url
+            typed = _checked_key(api_key) if api_key is not None else None
+            if use_saved_key and typed is None and not self.keys.get():
+                raise SettingsInvalid({"use_saved_key": "there is no saved key to use"})
+            if typed is not None:
+                self.keys.set(typed, target)
+            elif clear_key:
+                self.keys.clear()
+            elif use_saved_key:
+                self.keys.bind(target)
+            if changes:
+                save_settings(self.path, updated)
+                self._saved = updated
+                self._effective = apply_env(updated, self.env)
 
     def needs_onboarding(self) -> bool:
         s = self._effective
@@ -109,6 +186,8 @@ class SettingsService:
     def view(self, *, log_file: Path | None, data_dir: Path) -> dict[str, Any]:
         """What the page may see. The key itself never leaves the process: only its last 4."""
         key, source = lookup_key(self.env, self.keys)
+        saved_for = None if source == "env" else self._saved_key()[1]
+        withheld = self.withheld_for()
         return {
             "settings": self._effective.model_dump(),
             "saved": self._saved.model_dump(),
@@ -119,6 +198,12 @@ class SettingsService:
                 "source": source,
                 "storage": self.keys.backend,
                 "from_env": ENV_API_KEY if source == "env" else None,
+                # The host a saved key is sent to, and the one it is not sent to until the
+                # user types its key or chooses to use the saved one there.
+                "for_host": display_host(saved_for) if key and saved_for else None,
+                "needs_key_for": display_host(origin_of(self._effective.base_url))
+                if withheld
+                else None,
             },
             "needs_onboarding": self.needs_onboarding(),
             "presets": {

@@ -113,12 +113,17 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
                 result = write_import(data, parse(source), _Progress())
             except KeyboardInterrupt:
                 return fail("import cancelled; nothing was added.", 130)
+            except RecursionError:
+                # json_stream refuses deep nesting first; this is the last guard, said plainly.
+                return fail(f"{source.name} nests too deeply to import; nothing was added.")
             finally:
                 _Progress.done()
             print(
                 f"Imported {result.added} chat{'s' if result.added != 1 else ''}"
                 + (f" ({result.skipped} already here)." if result.skipped else ".")
             )
+            for note in result.notes:
+                print(note, file=sys.stderr)
             return 0
         if args.command == "backup":
             made = create_backup(data, "manual", keep=keep)

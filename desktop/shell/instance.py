@@ -1,9 +1,13 @@
 """One running instance per data dir.
 
 The first launch takes an exclusive lock on `<data dir>/.instance.lock` (released by the OS if the
-process dies, so a crash never leaves a stale lock) and records its port and token in
+process dies, so a crash never leaves a stale lock) and records its port and focus secret in
 `<data dir>/.instance.json` (mode 0600). A second launch finds the lock held, asks the running
 instance to bring its window to the front, and exits. Two servers never write one DB.
+
+The file never holds the session token: anything that can read the data dir (a backup tool, a
+synced folder, another program of the user's) would otherwise drive the whole API. The focus
+secret opens only the focus route.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from desktop.fileio import atomic_write
 
 LOCK_NAME = ".instance.lock"
 INFO_NAME = ".instance.json"
+# Named here too (desktop.api.security checks them) so a second launch needn't import the server.
+FOCUS_PATH = "/api/instance/focus"
+FOCUS_HEADER = "X-Instance-Focus"
 
 
 def _try_lock(handle: IO[bytes]) -> bool:
@@ -61,7 +68,12 @@ class InstanceLock:
         return True
 
     def publish(self, port: int, token: str) -> None:
-        atomic_write(self.info_path, json.dumps({"pid": os.getpid(), "port": port, "token": token}))
+        """Record where this instance listens and the secret of its focus route (the one that
+        goes with `token`, which itself is not written)."""
+        from desktop.api.security import focus_secret
+
+        info = {"pid": os.getpid(), "port": port, "focus": focus_secret(token)}
+        atomic_write(self.info_path, json.dumps(info))
 
     def release(self) -> None:
         if self._handle is None:
@@ -83,15 +95,15 @@ def running_instance(data_dir: Path) -> dict[str, Any] | None:
 def ask_to_focus(data_dir: Path, timeout: float = 5.0) -> bool:
     """Ask the running instance to show its window. True if it answered."""
     info = running_instance(data_dir)
-    if not info:
+    if not info or not isinstance(info.get("focus"), str):
         return False
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{int(info['port'])}/api/instance/focus",
-        method="POST",
-        headers={"Authorization": f"Bearer {info['token']}"},
-    )
     try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{int(info['port'])}{FOCUS_PATH}",
+            method="POST",
+            headers={FOCUS_HEADER: info["focus"]},
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
             return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, TypeError, KeyError):
         return False

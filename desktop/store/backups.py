@@ -4,12 +4,16 @@ copy of a live database), the attachments, and the settings and MCP server files
 A backup is written into a temporary folder, checked (`PRAGMA integrity_check`), and only then
 given its final name, so one that fails never replaces or hides a good one. The newest `keep`
 are kept. The API key is never part of a backup.
+
+Restoring checks the backup first (restore_checks.py): a backup can come from anywhere, and one
+with schema objects of its own or links in it is refused before anything changes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -17,12 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop import __version__
-from desktop.errors import NotFound, StoreError
+from desktop.errors import BackupRefused, NotFound, StoreError
 from desktop.fileio import make_private, owner_only
+from desktop.store.restore_checks import (
+    DB_NAME,
+    SIDE_FILES,
+    check_backup_files,
+    check_database,
+    check_schema,
+    copy_tree,
+    read_side_file,
+)
 
-DB_NAME = "chats.db"
-# Files of the data dir a backup holds beside the database (never the API key).
-SIDE_FILES = ("settings.json", "mcp.json")
 MANIFEST = "backup.json"
 DEFAULT_KEEP = 7
 _PAGES_PER_STEP = 2048  # the backup yields between steps, so writers are never held up long
@@ -44,7 +54,9 @@ def backups_dir(data_dir: Path) -> Path:
     return data_dir / "backups"
 
 
-def _copy_database(source: Path, target: Path) -> None:
+def _copy_database(source: Path, target: Path, *, restoring: str | None = None) -> None:
+    """Copy `source` into `target` page by page. When `restoring` (the backup's name), the
+    copy's schema is checked too: the copy, not the source, is what is put in place."""
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
     try:
@@ -52,6 +64,8 @@ def _copy_database(source: Path, target: Path) -> None:
         ok = dst.execute("PRAGMA integrity_check").fetchone()
         if not ok or ok[0] != "ok":
             raise StoreError(f"The backup copy failed its check ({ok[0] if ok else 'no answer'}).")
+        if restoring is not None:
+            check_schema(dst, restoring)
     finally:
         dst.close()
         src.close()
@@ -138,19 +152,31 @@ def prune(data_dir: Path, keep: int) -> None:
             shutil.rmtree(old.path)
 
 
+def check_backup(backup: BackupInfo) -> None:
+    """Refuse (BackupRefused, StoreError) a backup this app could not have written: links or
+    special files in it, or a schema the migrations it records don't make."""
+    check_backup_files(backup.path, backup.name)
+    check_database(backup.path / DB_NAME, backup.name)
+
+
 def find_backup(data_dir: Path, name: str | None) -> BackupInfo:
-    """The named backup (a folder name or a path), or the newest."""
+    """The named backup (a folder name or a path), or the newest, once it is checked
+    (`check_backup`): a refused one is refused before anything, even the backup of what is
+    there, changes."""
     backups = list_backups(data_dir)
     if name is None:
         if not backups:
             raise NotFound(f"There are no backups in {backups_dir(data_dir)}.")
+        check_backup(backups[0])
         return backups[0]
     candidate = Path(name).expanduser()
     if not candidate.is_absolute():
         candidate = backups_dir(data_dir) / name
     if not (candidate / DB_NAME).is_file():
         raise NotFound(f"{name} is not a backup (it has no {DB_NAME}).")
-    return _info(candidate)
+    found = _info(candidate)
+    check_backup(found)
+    return found
 
 
 def restore_backup(
@@ -159,14 +185,16 @@ def restore_backup(
     """Put `backup` back in place of the data dir's history, attachments, settings and MCP
     servers. The app must not be running on `data_dir`. The current state is backed up first
     (returned), so a restore can itself be undone."""
+    check_backup(backup)
     current = data_dir / DB_NAME
     saved = create_backup(data_dir, "before-restore", keep=keep + 1) if current.is_file() else None
     database = data_dir / DB_NAME
     staged = data_dir / f".restoring-{DB_NAME}"
     # Everything is copied beside the current state first, so a failure changes nothing.
+    side = stage_side_files(backup)
     files = stage_attachments(backup, data_dir)
     try:
-        _copy_database(backup.path / DB_NAME, staged)
+        _copy_database(backup.path / DB_NAME, staged, restoring=backup.name)
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 (data_dir / f"{DB_NAME}{suffix}").unlink()
@@ -176,9 +204,11 @@ def restore_backup(
         with contextlib.suppress(OSError):
             staged.unlink()
         shutil.rmtree(files, ignore_errors=True)
+        if isinstance(exc, BackupRefused):
+            raise
         raise StoreError(f"The restore failed and nothing was changed: {exc}") from exc
     swap_folder(data_dir / "attachments", files)
-    put_side_files(backup, data_dir)
+    put_side_files(side, data_dir)
     return saved
 
 
@@ -189,10 +219,13 @@ def stage_attachments(backup: BackupInfo, data_dir: Path) -> Path:
     shutil.rmtree(staged, ignore_errors=True)
     try:
         if (backup.path / "attachments").is_dir():
-            shutil.copytree(backup.path / "attachments", staged)
+            copy_tree(backup.path / "attachments", staged, backup.name)
         else:
             staged.mkdir()
         make_private(staged)
+    except BackupRefused:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
     except OSError as exc:
         shutil.rmtree(staged, ignore_errors=True)
         raise StoreError(f"The restore failed and nothing was changed: {exc}.") from exc
@@ -209,12 +242,30 @@ def swap_folder(target: Path, staged: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def put_side_files(backup: BackupInfo, data_dir: Path) -> None:
-    """The backup's settings and MCP server files in place of the data dir's (and none where
+def stage_side_files(backup: BackupInfo) -> dict[str, bytes | None]:
+    """The backup's settings and MCP server files, read (never through a link) before anything
+    is replaced, so a refusal leaves the data dir as it was."""
+    try:
+        return {name: read_side_file(backup.path / name, backup.name) for name in SIDE_FILES}
+    except OSError as exc:
+        raise StoreError(f"The restore failed and nothing was changed: {exc}.") from exc
+
+
+def put_side_files(side: dict[str, bytes | None], data_dir: Path) -> None:
+    """The staged settings and MCP server files in place of the data dir's (and none where
     the backup had none)."""
-    for name in SIDE_FILES:
-        if (backup.path / name).is_file():
-            shutil.copy2(backup.path / name, data_dir / name)
-        else:
+    for name, content in side.items():
+        target = data_dir / name
+        if content is None:
             with contextlib.suppress(FileNotFoundError):
-                (data_dir / name).unlink()
+                target.unlink()
+            continue
+        # Written beside and renamed: a link the data dir had in its place is replaced, not
+        # written through.
+        part = target.with_name(f".restoring-{name}")
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(part, target)

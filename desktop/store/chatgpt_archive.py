@@ -1,19 +1,32 @@
 """Reading a ChatGPT data export: `conversations.json` one conversation at a time (never the
 whole file), from the file itself or from inside the export's zip, with the images the zip holds
-and how far reading has got."""
+(read under limits by chatgpt_images.py) and how far reading has got."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 from desktop.errors import StoreError
 from desktop.store.json_stream import Truncated, iter_array
+
+# What a damaged or unusual zip raises while it is read: a bad header, a corrupt deflate stream
+# (zlib.error), an entry cut short, a compression method or an encryption zipfile can't read.
+UNREADABLE_ZIP = (
+    OSError,
+    zipfile.BadZipFile,
+    EOFError,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 class ChatGptArchive:
@@ -25,6 +38,8 @@ class ChatGptArchive:
         # The bytes under the text stream, and their total: how far reading has got.
         self._raw: IO[bytes] | None = None
         self._size = 1
+        self._bases: list[str] | None = None
+        self._infos: list[zipfile.ZipInfo] = []
         try:
             if zipfile.is_zipfile(path):
                 self.zip = zipfile.ZipFile(path)
@@ -63,7 +78,7 @@ class ChatGptArchive:
             raise StoreError(
                 f"{self.path.name} is not a valid ChatGPT export; it may be cut short ({exc})."
             ) from exc
-        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        except UNREADABLE_ZIP as exc:
             raise StoreError(f"Can't read {self.path.name}: {exc}.") from exc
         finally:
             stream.close()
@@ -76,16 +91,37 @@ class ChatGptArchive:
             return min(1.0, raw.tell() / self._size)
         return 0.0
 
-    def image(self, pointer: str) -> tuple[str, bytes] | None:
-        """The file an `asset_pointer` ("file-service://file-abc") names, if the zip has it."""
-        if self.zip is None:
-            return None
+    def entry(self, pointer: str) -> zipfile.ZipInfo | None:
+        """The zip entry an `asset_pointer` ("file-service://file-abc") names: the first whose
+        file name starts with its last part. Nothing is read; see chatgpt_images.py."""
         key = pointer.rsplit("/", 1)[-1]
-        for name in self.zip.namelist():
-            base = name.rsplit("/", 1)[-1]
-            if base.startswith(key):
-                return base, self.zip.read(name)
+        if self.zip is None or not key:
+            return None
+        if self._bases is None:
+            # Sorted once, so each lookup is a binary search, not a scan of every entry.
+            found = sorted(
+                (info.filename.rsplit("/", 1)[-1], info)
+                for info in self.zip.infolist()
+                if not info.is_dir()
+            )
+            self._bases = [base for base, _ in found]
+            self._infos = [info for _, info in found]
+        at = bisect.bisect_left(self._bases, key)
+        if at < len(self._bases) and self._bases[at].startswith(key):
+            return self._infos[at]
         return None
+
+    def open_entry(self, info: zipfile.ZipInfo) -> IO[bytes]:
+        if self.zip is None:
+            raise FileNotFoundError(info.filename)
+        return self.zip.open(info)
+
+    def size(self) -> int:
+        """The archive's size on disk."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
 
     def close(self) -> None:
         if self.zip is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from desktop.errors import StoreError
 from desktop.fileio import atomic_write, owner_only
+from desktop.store import attachment_rules as rules
 from desktop.store.export_json import iter_threads
 
 _SKIPPED = {"hidden_context_item", "sdk_hidden_context", "end_of_turn"}
@@ -109,6 +110,13 @@ def chat_markdown(entry: dict[str, Any], files: dict[str, str]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def safe_file_name(name: str) -> str:
+    """A name that stays inside its folder wherever the zip is unpacked (Windows included):
+    no `/` or `\\`, no `..`, no control characters."""
+    cleaned = re.sub(r"\.{2,}", ".", rules.clean_name(name)).strip(". ")
+    return cleaned or "attachment"
+
+
 def _attachment_files(
     entry: dict[str, Any], folder: str
 ) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
@@ -119,7 +127,7 @@ def _attachment_files(
         if a.get("content_base64") is None:
             continue
         record = a["attachment"]
-        name = Path(str(record.get("name") or record["id"])).name
+        name = safe_file_name(str(record.get("name") or record["id"]))
         stem, suffix = Path(name).stem, Path(name).suffix
         unique = name
         n = 1

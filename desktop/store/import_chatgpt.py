@@ -2,7 +2,8 @@
 
 Each conversation becomes a chat holding its active branch (from `current_node` up the `mapping`
 tree to the root): user and assistant text, code and code-interpreter output, images (kept as
-attachments when the zip has the file, else a visible placeholder); hidden and system messages
+attachments when the zip has the file, else a visible placeholder, as is one refused by the limits
+in chatgpt_images.py, which keep a zip bomb out); hidden and system messages
 are skipped. Every other branch (a regenerated answer, an edited message) becomes a chat of its
 own, marked as a branch and listed at the end of the main chat, so branches never mix.
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,11 +36,18 @@ from chatkit.widgets import DynamicWidgetRoot
 from pydantic import AnyUrl, ValidationError
 
 from desktop.errors import StoreError
+from desktop.store import attachment_rules as rules
 from desktop.store.chatgpt_archive import ChatGptArchive
+from desktop.store.chatgpt_images import (
+    ArchiveImages,
+    Image,
+    ImageLimits,
+    Refused,
+    message_text,
+)
 from desktop.store.import_json import ParsedExport, ParsedThread
 
 _HIDDEN_ROLES = {"system"}
-_IMAGE_PLACEHOLDER = "[An image from ChatGPT that the export didn't include]"
 
 
 def _id(prefix: str, *parts: str) -> str:
@@ -66,43 +75,18 @@ def _leaves(mapping: dict[str, Any]) -> list[str]:
     return [n for n, node in mapping.items() if not node.get("children")]
 
 
-def _message_text(
-    message: dict[str, Any], source: ChatGptArchive, images: list[tuple[str, bytes]]
-) -> str:
-    content = message.get("content") or {}
-    kind = content.get("content_type")
-    if kind == "code":
-        language = content.get("language") or ""
-        language = "" if language == "unknown" else language
-        return f"```{language}\n{content.get('text', '')}\n```"
-    if kind == "execution_output":
-        return f"Output:\n```\n{content.get('text', '')}\n```"
-    parts = content.get("parts")
-    if not isinstance(parts, list):
-        text = content.get("text")
-        return text if isinstance(text, str) else ""
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-        elif isinstance(part, dict) and "asset_pointer" in part:
-            found = source.image(str(part["asset_pointer"]))
-            if found is None:
-                out.append(_IMAGE_PLACEHOLDER)
-            else:
-                images.append(found)
-    return "\n".join(p for p in out if p).strip()
-
-
 def _items(
     thread_id: str,
     nodes: list[str],
     mapping: dict[str, Any],
-    source: ChatGptArchive,
+    source: ArchiveImages,
     start: datetime,
 ) -> tuple[list[ThreadItem], list[tuple[Any, bytes | None]]]:
+    source.start_chat()
     items: list[ThreadItem] = []
     attachments: list[tuple[Any, bytes | None]] = []
+    # The same image in many messages of a chat is one attachment, stored once.
+    stored: dict[str, ImageAttachment | FileAttachment] = {}
     for node_id in nodes:
         message = mapping[node_id].get("message")
         if not isinstance(message, dict):
@@ -111,17 +95,25 @@ def _items(
         metadata = message.get("metadata") or {}
         if role in _HIDDEN_ROLES or metadata.get("is_visually_hidden_from_conversation"):
             continue
-        images: list[tuple[str, bytes]] = []
-        text = _message_text(message, source, images)
-        if not text and not images:
+        images: list[Image] = []
+        text, named = message_text(message, source, images, read=role == "user")
+        if not text and not named:
             continue
         when = _time(message.get("create_time"), start)
         item_id = _id("msg", thread_id, node_id)
         if role == "user":
             files = []
-            for n, (name, data) in enumerate(images):
+            for image in images:
+                if image.digest in stored:
+                    files.append(stored[image.digest])
+                    continue
+                kept = source.store(image)
+                if isinstance(kept, Refused):
+                    text = f"{text}\n{kept.placeholder()}".strip()
+                    continue
+                name = rules.clean_name(image.name)
                 mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-                attachment_id = _id("atc", thread_id, node_id, str(n))
+                attachment_id = _id("atc", thread_id, image.digest)
                 attachment: ImageAttachment | FileAttachment
                 if mime.startswith("image/"):
                     # The port changes with each launch; the page asks by the attachment's id.
@@ -138,7 +130,8 @@ def _items(
                         id=attachment_id, name=name, mime_type=mime, thread_id=thread_id
                     )
                 files.append(attachment)
-                attachments.append((attachment, data))
+                stored[image.digest] = attachment
+                attachments.append((attachment, image.data))
             items.append(
                 UserMessageItem(
                     id=item_id,
@@ -150,8 +143,8 @@ def _items(
                 )
             )
         else:
-            if images:
-                text = (text + "\n\n" if text else "") + f"[{len(images)} image(s) from ChatGPT]"
+            if named:
+                text = (text + "\n\n" if text else "") + f"[{named} image(s) from ChatGPT]"
             items.append(
                 AssistantMessageItem(
                     id=item_id,
@@ -191,7 +184,7 @@ def _branch_list(thread_id: str, branches: list[tuple[str, str]], when: datetime
     )
 
 
-def _conversation(n: int, conversation: Any, source: ChatGptArchive) -> Iterator[ParsedThread]:
+def _conversation(n: int, conversation: Any, source: ArchiveImages) -> Iterator[ParsedThread]:
     if not isinstance(conversation, dict) or not isinstance(conversation.get("mapping"), dict):
         raise StoreError(
             f"Conversation {n} has no message tree (mapping); the file may be damaged."
@@ -206,6 +199,7 @@ def _conversation(n: int, conversation: Any, source: ChatGptArchive) -> Iterator
         leaves = _leaves(mapping)
         main_path = _path_to(mapping, leaves[-1]) if leaves else []
     items, attachments = _items(_id("thr", key), main_path, mapping, source, start)
+    notes = list(source.chat_refused.values())
     first_user = next(
         (
             c.text
@@ -228,6 +222,7 @@ def _conversation(n: int, conversation: Any, source: ChatGptArchive) -> Iterator
         b_items, b_attachments = _items(branch_id, path, mapping, source, start)
         if not b_items:
             continue
+        b_notes = [r.note(f"{title} (branch)") for r in source.chat_refused.values()]
         branch = ThreadMetadata(
             id=branch_id,
             created_at=start,
@@ -235,7 +230,9 @@ def _conversation(n: int, conversation: Any, source: ChatGptArchive) -> Iterator
             metadata={"imported_from": "chatgpt", "branch_of": main_id},
         )
         branches.append(
-            ParsedThread(branch, [(i, i.model_dump_json()) for i in b_items], {}, b_attachments)
+            ParsedThread(
+                branch, [(i, i.model_dump_json()) for i in b_items], {}, b_attachments, b_notes
+            )
         )
     if branches:
         items.append(
@@ -244,21 +241,33 @@ def _conversation(n: int, conversation: Any, source: ChatGptArchive) -> Iterator
     main = ThreadMetadata(
         id=main_id, created_at=start, title=title, metadata={"imported_from": "chatgpt"}
     )
-    yield ParsedThread(main, [(i, i.model_dump_json()) for i in items], {}, attachments)
+    main_notes = [r.note(title) for r in notes]
+    yield ParsedThread(main, [(i, i.model_dump_json()) for i in items], {}, attachments, main_notes)
     yield from branches
 
 
-def parse_chatgpt(path: Path) -> ParsedExport:
+@dataclass(frozen=True)
+class ChatGptExport(ParsedExport):
+    # How many of the zip's images were refused by the limits so far (each one is a
+    # placeholder in its chat saying why).
+    images_refused: Callable[[], int] = lambda: 0
+
+
+def parse_chatgpt(path: Path, limits: ImageLimits | None = None) -> ChatGptExport:
     """The export's chats, produced one conversation at a time as the import writes them."""
-    source = ChatGptArchive(path)
-    return ParsedExport(_threads(source), [], source.position)
+    archive = ChatGptArchive(path)
+    images = ArchiveImages(archive, limits or ImageLimits())
+    return ChatGptExport(
+        _threads(archive, images), [], archive.position, lambda: len(images.refused)
+    )
 
 
-def _threads(source: ChatGptArchive) -> Iterator[ParsedThread]:
+def _threads(archive: ChatGptArchive, images: ArchiveImages) -> Iterator[ParsedThread]:
     try:
-        for n, conversation in enumerate(source.conversations(), 1):
+        for n, conversation in enumerate(archive.conversations(), 1):
+            images.next_conversation()
             try:
-                yield from list(_conversation(n, conversation, source))
+                yield from list(_conversation(n, conversation, images))
             except (ValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
                 title = conversation.get("title") if isinstance(conversation, dict) else None
                 raise StoreError(
@@ -266,4 +275,4 @@ def _threads(source: ChatGptArchive) -> Iterator[ParsedThread]:
                     f"{type(exc).__name__}; the file may be damaged. Nothing was imported."
                 ) from exc
     finally:
-        source.close()
+        archive.close()

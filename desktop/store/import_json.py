@@ -1,14 +1,13 @@
 """Importing this app's JSON export (see export_json.py) into a data dir.
 
-Everything is checked before anything is written, then written in one transaction: a malformed
-file gets one error naming what is wrong and changes nothing. Chats already here (same id) are
-left alone, so importing the same file twice adds nothing the second time.
+The file is read a chat at a time (json_stream), each chat checked as it is read, and written in
+one transaction: a malformed file gets one error naming what is wrong and changes nothing. Chats
+already here (same id) are left alone, so importing the same file twice adds nothing the second
+time. What is imported is content, never permission (import_content.py).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import sqlite3
@@ -16,21 +15,29 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from chatkit.types import Attachment, ThreadItem, ThreadMetadata
 from pydantic import ValidationError
 
 from desktop.errors import StoreError
 from desktop.fileio import owner_only
-from desktop.store import attachment_rules as rules
+from desktop.store import json_stream
 from desktop.store.assistants import AssistantDraft
 from desktop.store.connections import Database
 from desktop.store.database import connect, prepare_database
 from desktop.store.export_json import FORMAT, VERSION
+from desktop.store.import_content import (
+    AttachmentCheck,
+    assistant_as_content,
+    item_as_content,
+    thread_as_content,
+)
 from desktop.store.records import attachment_adapter, item_adapter, metadata_only, stored_json
 
 FEEDBACK_KINDS = ("positive", "negative")
+# One chat is read whole, with its attachments (20 MB each, a third more in base64).
+CHAT_MAX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -40,12 +47,15 @@ class ParsedThread:
     items: list[tuple[ThreadItem, str]]
     feedback: dict[str, str]
     attachments: list[tuple[Attachment, bytes | None]] = field(default_factory=list)
+    # What was left out of this chat, a sentence each (files that break the attachment rules).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class ImportResult:
     added: int
     skipped: int
+    notes: tuple[str, ...] = ()
 
 
 def _problem(where: str, exc: Exception) -> StoreError:
@@ -61,79 +71,105 @@ class ParsedExport:
     # Checked chats, possibly produced as they are read (a failure then comes mid-import, and
     # the transaction it runs in is rolled back).
     threads: Iterable[ParsedThread]
-    # The user's own assistants (checked like the Settings form does).
+    # The user's own assistants (checked like the Settings form does). It may be filled as
+    # `threads` is read: it is complete once `threads` is exhausted.
     assistants: list[tuple[str, AssistantDraft]]
     # How far through the source reading has got, from 0 to 1 (for a progress bar).
     position: Callable[[], float] = lambda: 0.0
 
 
-def parse_export(source: Path) -> ParsedExport:
+@contextlib.contextmanager
+def _reading(source: Path) -> Iterator[IO[bytes]]:
+    """The file, with every way reading it can fail turned into one sentence."""
+    name = source.name
     try:
-        document = json.loads(source.read_text(encoding="utf-8"))
+        with open(source, "rb") as handle:
+            yield handle
     except FileNotFoundError as exc:
         raise StoreError(f"There is no file at {source}.") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(f"Can't read {source}: {exc}.") from exc
+    except OSError as exc:
+        raise StoreError(f"Can't read {source}: {exc.strerror or exc}.") from exc
+    except json_stream.Truncated as exc:
+        raise StoreError(f"{name} is cut short: {exc}. Nothing was imported.") from exc
     except json.JSONDecodeError as exc:
-        raise StoreError(
-            f"{source.name} is not valid JSON (line {exc.lineno}, column {exc.colno}); "
-            "it may be cut short."
-        ) from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise StoreError(f"{name} is not valid JSON: {exc}. Nothing was imported.") from exc
+
+
+def parse_export(source: Path) -> ParsedExport:
+    with _reading(source) as handle:
+        header = json_stream.outline(handle, ("format", "version", "threads"))
+    if header.get("format") != FORMAT:
         raise StoreError(f"{source.name} is not a ChatKit Desktop export.")
-    if document.get("version") != VERSION:
+    if header.get("version") != VERSION:
         raise StoreError(
-            f"{source.name} is export version {document.get('version')!r}; this app reads "
+            f"{source.name} is export version {header.get('version')!r}; this app reads "
             f"version {VERSION}. Update the app to import it."
         )
-    threads = document.get("threads")
-    if not isinstance(threads, list):
+    if header.get("threads") is not list:
         raise StoreError(f"{source.name} has no list of threads.")
-    parsed = [_thread(n, entry) for n, entry in enumerate(threads, 1)]
-    done = [0]
+    size = max(1, source.stat().st_size)
+    at = [0]
+    assistants: list[tuple[str, AssistantDraft]] = []
 
-    def counted() -> Iterator[ParsedThread]:
-        for entry in parsed:
-            yield entry
-            done[0] += 1
+    def threads() -> Iterator[ParsedThread]:
+        with _reading(source) as handle:
+            chats = json_stream.iter_items(
+                handle, "threads.item", what="chat", max_bytes=CHAT_MAX_BYTES, top=dict
+            )
+            for n, entry in enumerate(chats, 1):
+                at[0] = handle.tell()
+                yield _thread(n, entry)
+        with _reading(source) as handle:
+            found = json_stream.iter_items(handle, "assistants.item", what="assistant", top=dict)
+            assistants.extend(_assistants(found))
+        at[0] = size
 
-    assistants = []
-    for n, raw in enumerate(document.get("assistants") or [], 1):
+    return ParsedExport(threads(), assistants, lambda: min(1.0, at[0] / size))
+
+
+def _assistants(found: Iterable[Any]) -> Iterator[tuple[str, AssistantDraft]]:
+    for n, raw in enumerate(found, 1):
         if not isinstance(raw, dict) or raw.get("builtin"):
             continue  # the built-in assistant is this app's own
         try:
             fields = {k: raw.get(k) for k in ("name", "model", "tools")}
             fields["instructions"] = raw.get("instructions") or ""
-            assistants.append((str(raw["id"])[:64], AssistantDraft.model_validate(fields)))
+            draft = AssistantDraft.model_validate(fields)
+            yield str(raw["id"])[:64], assistant_as_content(draft)
         except (KeyError, ValidationError) as exc:
             raise _problem(f"assistant {n}", exc) from exc
-    return ParsedExport(counted(), assistants, lambda: done[0] / max(1, len(parsed)))
 
 
 def _thread(n: int, entry: Any) -> ParsedThread:
     where = f"chat {n}"
     try:
-        thread = metadata_only(ThreadMetadata.model_validate(entry["thread"]))
+        thread = thread_as_content(metadata_only(ThreadMetadata.model_validate(entry["thread"])))
         where = f"chat {n} ({thread.id})"
-        items = [(item_adapter().validate_python(i), _compact(i)) for i in entry.get("items", [])]
+        # Notes reach a terminal: a title's control characters (escapes) stay out of them.
+        label = "".join(c for c in (thread.title or thread.id)[:60] if c.isprintable())
+        files = AttachmentCheck(f"Chat {n} ({label})")
+        for a in entry.get("attachments", []):
+            attachment = attachment_adapter().validate_python(a["attachment"])
+            content = a.get("content_base64")
+            if content is not None and not isinstance(content, str):
+                raise ValueError("content_base64 must be text")
+            files.add(attachment, content)
+        items = []
+        for raw in entry.get("items", []):
+            item, data = item_as_content(item_adapter().validate_python(raw), _compact(raw))
+            items.append(files.in_item(item, data))
         feedback = dict(entry.get("feedback") or {})
         if any(k not in FEEDBACK_KINDS for k in feedback.values()):
             raise ValueError("feedback must be positive or negative")
-        parsed = ParsedThread(thread, items, {str(k): str(v) for k, v in feedback.items()})
-        for a in entry.get("attachments", []):
-            attachment = attachment_adapter().validate_python(a["attachment"])
-            rules.checked_id(attachment.id)
-            content = a.get("content_base64")
-            data = base64.b64decode(content, validate=True) if content is not None else None
-            parsed.attachments.append((attachment, data))
     except (KeyError, TypeError, AttributeError) as exc:
         raise StoreError(f"{where}: a required part is missing ({exc}).") from exc
-    except (ValidationError, ValueError, binascii.Error) as exc:
+    except (ValidationError, ValueError) as exc:
         raise _problem(where, exc) from exc
     for item, _ in items:
         if item.thread_id != thread.id:
             raise StoreError(f"{where}: item {item.id} belongs to another chat.")
-    return parsed
+    feedback = {str(k): str(v) for k, v in feedback.items()}
+    return ParsedThread(thread, items, feedback, files.kept, list(files.notes.values()))
 
 
 def _compact(value: Any) -> str:
@@ -182,29 +218,20 @@ def apply_import(
     """Write `parsed` within the caller's transaction. If it fails, the attachment files it
     wrote are removed again; the caller rolls the transaction back."""
     written: list[Path] = []
+    notes: list[str] = []
     added = skipped = 0
     try:
-        for assistant_id, draft in parsed.assistants:
-            db.execute(
-                "INSERT INTO assistants (id, name, instructions, model, tools, builtin, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING",
-                (
-                    assistant_id,
-                    draft.name,
-                    draft.instructions,
-                    draft.model,
-                    json.dumps(draft.tools),
-                    time.time(),
-                    time.time(),
-                ),
-            )
         for entry in parsed.threads:
             if db.execute("SELECT 1 FROM threads WHERE id = ?", (entry.thread.id,)).fetchone():
                 skipped += 1
             else:
                 _write_thread(db, entry, files, written)
+                notes += entry.notes
                 added += 1
             progress(added, skipped)
+        # After the chats: a streamed export gives its assistants once its chats are read.
+        for assistant_id, draft in parsed.assistants:
+            _write_assistant(db, assistant_id, assistant_as_content(draft))
     except BaseException as exc:
         for path in written:
             with contextlib.suppress(OSError):
@@ -212,19 +239,38 @@ def apply_import(
         if isinstance(exc, sqlite3.Error):
             raise StoreError(f"The import failed and nothing was added: {exc}.") from exc
         raise
-    return ImportResult(added, skipped)
+    return ImportResult(added, skipped, tuple(notes))
+
+
+def _write_assistant(db: sqlite3.Connection, assistant_id: str, draft: AssistantDraft) -> None:
+    now = time.time()
+    db.execute(
+        "INSERT INTO assistants (id, name, instructions, model, tools, builtin, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING",
+        (
+            assistant_id,
+            draft.name,
+            draft.instructions,
+            draft.model,
+            json.dumps(draft.tools),
+            now,
+            now,
+        ),
+    )
 
 
 def _write_thread(
     db: sqlite3.Connection, entry: ParsedThread, files: Path, written: list[Path]
 ) -> None:
-    thread = entry.thread
+    # Again here, whichever importer parsed it: nothing imported may grant anything.
+    thread = thread_as_content(entry.thread)
     seq = Database.next_seq(db)
     db.execute(
         "INSERT INTO threads (id, created_at, seq, active_seq, data) VALUES (?, ?, ?, ?, ?)",
         (thread.id, thread.created_at.isoformat(), seq, seq, thread.model_dump_json()),
     )
-    for item, data in entry.items:
+    for parsed_item, parsed_data in entry.items:
+        item, data = item_as_content(parsed_item, parsed_data)
         seq = Database.next_seq(db)
         db.execute(
             "INSERT INTO items (thread_id, id, seq, type, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",

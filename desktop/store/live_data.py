@@ -3,7 +3,8 @@
 The app's connections stay open. The new contents are copied into the writer's connection with
 SQLite's backup API, so every reader sees them at its next query, and nothing can write in
 between: the writer is held for the whole swap, attachments included. Each step that can fail
-comes before anything is replaced, so a failure changes nothing.
+comes before anything is replaced, so a failure changes nothing. The history is checked as it
+is loaded (restore_checks.py): its schema must be exactly what the migrations it records make.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from desktop.errors import StoreError
+from desktop.errors import BackupRefused
 from desktop.store.backups import (
-    DB_NAME,
     BackupInfo,
     backups_dir,
     put_side_files,
     stage_attachments,
+    stage_side_files,
     swap_folder,
 )
 from desktop.store.connections import Database
 from desktop.store.database import prepare_database
-from desktop.store.migrations import MIGRATIONS, Migration, check_not_newer, migrate
+from desktop.store.migrations import MIGRATIONS, Migration, migrate
+from desktop.store.restore_checks import DB_NAME, check_schema
 
 
 def _load_into(
@@ -36,13 +38,15 @@ def _load_into(
     try:
         ok = src.execute("PRAGMA quick_check").fetchone()
         if not ok or ok[0] != "ok":
-            raise StoreError(
+            raise BackupRefused(
                 f"{source} is damaged ({ok[0] if ok else 'no answer'}); nothing was changed."
             )
-        check_not_newer(src, migrations)
+        # One read transaction: the schema checked is the one copied, even if the file changes.
+        src.execute("BEGIN")
+        check_schema(src, source.parent.name, migrations)
         src.backup(db)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{source} is damaged ({exc}); nothing was changed.") from exc
+        raise BackupRefused(f"{source} is damaged ({exc}); nothing was changed.") from exc
     finally:
         src.close()
     # An older backup is brought up to this version's schema, as a launch would.
@@ -55,6 +59,11 @@ async def restore_into(database: Database, data_dir: Path, backup: BackupInfo) -
     """Make the running app's history, attachments, settings and MCP servers exactly those of
     `backup`. (The caller backs up the current state first.)"""
     staged = stage_attachments(backup, data_dir)
+    try:
+        side = stage_side_files(backup)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
 
     def swap(db: sqlite3.Connection) -> None:
         try:
@@ -65,7 +74,7 @@ async def restore_into(database: Database, data_dir: Path, backup: BackupInfo) -
         swap_folder(database.attachments_dir, staged)
 
     await database.exclusive(swap)
-    put_side_files(backup, data_dir)
+    put_side_files(side, data_dir)
 
 
 async def erase_into(database: Database, data_dir: Path) -> None:

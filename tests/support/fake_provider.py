@@ -8,6 +8,7 @@ without its completion event, malformed SSE, and a stall.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import socket
 import sys
@@ -448,7 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         annotations = annotations or []
         msg_id = self.fake._next_id("msg")
-        seq = iter(range(10_000))
+        seq = itertools.count()
         self._start_stream()
 
         def ev(kind: str, **fields: Any) -> None:
@@ -518,7 +519,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _responses_tool_calls(self, body: dict[str, Any], reply: ToolCalls) -> None:
         self._start_stream()
-        seq = iter(range(10_000))
+        seq = itertools.count()
 
         def ev(kind: str, **fields: Any) -> None:
             self._event({"type": kind, "sequence_number": next(seq), **fields}, event=kind)

@@ -3,8 +3,8 @@ package's own server: `python mcp_server.py stdio`, `... http PORT` (Streamable 
 `... sse PORT`.
 
 Its tools: `echo`, `add`, `write_note` (writes a file: something that acts), `slow` (reports
-progress, then answers), `crash` (the process dies mid-call) and `pid`; one resource,
-`notes://readme`.
+progress, then answers), `crash` (the process dies mid-call) and `pid`; one listed resource,
+`notes://readme`, and an unlisted template, `notes://private/{name}`.
 """
 
 from __future__ import annotations
@@ -59,6 +59,12 @@ def crash() -> str:
 @server.resource("notes://readme", name="Notes readme", mime_type="text/plain")
 def readme() -> str:
     return "The notes folder keeps shopping lists and ideas."
+
+
+@server.resource("notes://private/{name}", name="Private note", mime_type="text/plain")
+def private(name: str) -> str:
+    # A template, so never in the server's list: what a server can read but didn't offer.
+    return f"PRIVATE NOTE {name}: the door code is 4711."
 
 
 @server.tool()

@@ -6,6 +6,7 @@ import { makeClientTools } from "./client-tools";
 import { AssistantsEditor } from "./settings/assistants";
 import { DataPanel, takeNotice } from "./settings/data";
 import { McpEditor } from "./settings/mcp";
+import { keyStatusText, SavedKeyChoice } from "./settings/saved-key";
 
 type Obj = { [key: string]: any };
 
@@ -22,6 +23,8 @@ const form = $<HTMLFormElement>("settings-form");
 // Settings fields come from the form itself, never by a global id.
 const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement;
 const fieldError = (name: string) => form.querySelector<HTMLElement>(`[id="error-${name}"]`);
+const savedKey = new SavedKeyChoice();
+$("key-status").after(savedKey.element);
 
 function report(level: string, message: unknown, source = "page"): void {
   // Page problems go to the app's log file, where a bug report can find them.
@@ -102,11 +105,8 @@ function render(view: Obj): void {
   for (const name of FIELDS) field(name).value = s[name];
   field("api_key").value = "";
   const key = view.api_key;
-  const where = key.storage === "keychain" ? "the system keychain" : "a private key file (readable only by you)";
-  $("key-status").textContent =
-    key.source === "env" ? `Using OPENAI_API_KEY from the environment (…${key.last4 || ""}).`
-      : key.set ? `A key ending in …${key.last4} is saved in ${where}.`
-        : `No key saved. A key you enter is kept in ${where}.`;
+  $("key-status").textContent = keyStatusText(key);
+  savedKey.render(key);
   $("clear-key").hidden = !(key.set && key.source !== "env");
   $("env-base_url").hidden = !view.overridden_by_env.includes("base_url");
   $("data-dir").textContent = view.data_dir;
@@ -138,6 +138,7 @@ async function load(): Promise<void> {
   // What a restore or an erase did, said once after the page reloaded.
   const notice = takeNotice();
   if (notice) banner(notice, false);
+  else if (view.api_key.needs_key_for) banner(keyStatusText(view.api_key), false);
   document.body.dataset.ready = "true";
   // The launch measures time to a usable window by this.
   void fetch("/api/page/ready", { method: "POST" }).catch(() => undefined);
@@ -207,7 +208,7 @@ function wire(): void {
     const out = $("test-result");
     out.className = "";
     out.textContent = "Testing…";
-    const body: Obj = { settings: formValues() };
+    const body: Obj = savedKey.apply({ settings: formValues() });
     if (field("api_key").value.trim()) body.api_key = field("api_key").value;
     try {
       const result = await api("/api/settings/test", { method: "POST", body: JSON.stringify(body) });
@@ -223,7 +224,7 @@ function wire(): void {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
-    const body: Obj = { settings: formValues() };
+    const body: Obj = savedKey.apply({ settings: formValues() });
     if (field("api_key").value.trim()) body.api_key = field("api_key").value;
     try {
       const view = await api("/api/settings", { method: "PUT", body: JSON.stringify(body) });

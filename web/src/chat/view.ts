@@ -165,8 +165,12 @@ export class ChatView {
     this.abort = new AbortController();
     this.composer.setBusy(true);
     const before = this.state.thread?.id;
+    // Page tools run only for calls the server made in this very stream: a pending call that
+    // is merely stored (an imported chat, say) is history, never an instruction to act.
+    const liveCalls = new Set<string>();
     try {
       await this.api.stream(type, params, (event) => {
+        if (event.type === "thread.item.done" && event.item?.type === "client_tool_call") liveCalls.add(String(event.item.id));
         if (!applyEvent(this.state, event)) this.options.log("warning", `unhandled ChatKit event ${event.type}`);
         this.schedule();
       }, this.abort.signal);
@@ -190,7 +194,7 @@ export class ChatView {
         if (!thread.title) void listed.then(() => this.awaitTitle(thread.id));
       }
       if (stopped && this.state.thread) setTimeout(() => this.state.thread && this.openThread(this.state.thread.id), 300);
-      await this.runClientTools();
+      await this.runClientTools(liveCalls);
     }
     return refused;
   }
@@ -232,9 +236,10 @@ export class ChatView {
     await this.run("threads.retry_after_item", { thread_id: this.state.thread.id, item_id: lastUser.id });
   }
 
-  private async runClientTools(): Promise<void> {
+  private async runClientTools(liveCalls: Set<string>): Promise<void> {
     const last = this.state.items.get(this.state.order[this.state.order.length - 1]);
     if (!this.state.thread || !last || last.type !== "client_tool_call" || last.status !== "pending") return;
+    if (!liveCalls.has(last.id)) return;
     const tool = this.options.clientTools[last.name];
     let result: Obj;
     try {

@@ -105,7 +105,9 @@ export class ImportControl {
     }
     if (job.state === "done") {
       const already = job.skipped ? ` (${plural(job.skipped, "chat was", "chats were")} already here)` : "";
-      this.endJob(`Imported ${plural(job.added, "chat")}${already}.`, true);
+      // What it left out (files over the upload rules, images a zip inflated past its caps).
+      const leftOut = job.message ? ` ${job.message}` : "";
+      this.endJob(`Imported ${plural(job.added, "chat")}${already}.${leftOut}`, true);
       this.imported();
       return;
     }

@@ -1,7 +1,8 @@
 // Settings → Tools and MCP servers: each server's state (with its output when it fails), editing
 // mcp.json, importing Claude Desktop's servers, and per tool or server: ask first, allow, block.
 import { h } from "../chat/dom";
-import { call, type Obj } from "./request";
+import { FieldErrors } from "./field-errors";
+import { call, type FieldError, type Obj } from "./request";
 
 type Policy = "ask" | "allow" | "block";
 
@@ -79,22 +80,25 @@ export class McpEditor {
     timeout: h("input", { name: "server-timeout", type: "number", min: 1, max: 3600, value: 60 }),
   };
   private formError = h("p", { class: "error", role: "alert" });
+  private fieldErrors = new FieldErrors(this.fields);
   private polling = 0;
   readonly element: HTMLElement;
 
   constructor(private changed: () => void) {
     const f = this.fields;
-    const label = (text: string, control: HTMLElement, cls = "") => h("label", { class: `field ${cls}` }, h("span", {}, text), control);
+    // Each field, then its error line (outside the label, so that it isn't part of its name).
+    const label = (text: string, control: HTMLElement, cls = "") => [h("label", { class: `field ${cls}` }, h("span", {}, text), control),
+      this.fieldErrors.slot(control.getAttribute("name")!.replace("server-", ""), cls)];
     this.form.append(
-      label("Server name", f.name),
-      label("Kind", f.kind),
-      label("Command", f.command, "for-stdio"),
-      label("Arguments (one per line)", f.args, "for-stdio"),
-      label("Environment (NAME=value per line; saved values show as dots)", f.env, "for-stdio"),
-      label("Working folder (optional)", f.cwd, "for-stdio"),
-      label("URL", f.url, "for-url"),
-      label("Headers (Name: value per line; saved values show as dots)", f.headers, "for-url"),
-      label("Seconds a tool call may take", f.timeout),
+      ...label("Server name", f.name),
+      ...label("Kind", f.kind),
+      ...label("Command", f.command, "for-stdio"),
+      ...label("Arguments (one per line)", f.args, "for-stdio"),
+      ...label("Environment (NAME=value per line; saved values show as dots)", f.env, "for-stdio"),
+      ...label("Working folder (optional)", f.cwd, "for-stdio"),
+      ...label("URL", f.url, "for-url"),
+      ...label("Headers (Name: value per line; saved values show as dots)", f.headers, "for-url"),
+      ...label("Seconds a tool call may take", f.timeout),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => this.closeForm() }, "Cancel"),
         h("button", { type: "submit", class: "primary" }, "Save server")),
@@ -220,6 +224,7 @@ export class McpEditor {
     f.headers.value = Object.entries(s?.headers ?? {}).map(([k, v]) => `${k}: ${v}`).join("\n");
     f.timeout.value = String(s?.timeout_s ?? 60);
     this.formError.textContent = "";
+    this.fieldErrors.show({});
     this.showKind();
     this.form.hidden = false;
     f.name.focus();
@@ -254,6 +259,7 @@ export class McpEditor {
       this.changed();
     } catch (e) {
       this.formError.textContent = (e as Error).message;
+      this.fieldErrors.show((e as FieldError).fields || {});
     }
   }
 
