@@ -46,9 +46,15 @@ def make_private(root: Path) -> None:
     if sys.platform == "win32" or not root.is_dir():
         return
     owner_only(root)
-    for folder, dirs, files in os.walk(root):
-        for name in (*dirs, *files):
-            owner_only(Path(folder, name))
+    # A loop, not os.walk: os.walk recurses, and a folder nested a few thousand deep (a hostile
+    # backup's) would stop every launch with a RecursionError.
+    pending = [root]
+    while pending:
+        with contextlib.suppress(OSError), os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                owner_only(Path(entry.path))
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
 
 
 def owner_only(path: Path) -> None:
@@ -59,3 +65,34 @@ def owner_only(path: Path) -> None:
         mode = stat.S_IMODE(info.st_mode)
         if not stat.S_ISLNK(info.st_mode) and mode & 0o077:
             os.chmod(path, mode & 0o700)
+
+
+def remove_tree(root: Path) -> None:
+    """Remove a folder and everything in it, as far as it can, however deep it is nested:
+    shutil.rmtree recurses, so a hostile folder a few thousand deep (a backup's, an import's)
+    would raise RecursionError instead. Links are removed, never followed."""
+    if not root.is_dir() or root.is_symlink():
+        with contextlib.suppress(OSError):
+            root.unlink()
+        return
+    stack = [root]
+    stuck: set[Path] = set()  # folders that can't be removed: never looked into again
+    while stack:
+        folder = stack[-1]
+        inner: list[Path] = []
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if Path(entry.path) not in stuck:
+                        inner.append(Path(entry.path))
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+        if inner:
+            stack += inner
+            continue
+        try:
+            folder.rmdir()
+        except OSError:
+            stuck.add(folder)
+        stack.pop()

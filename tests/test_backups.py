@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from desktop.store.backups import (
     restore_backup,
 )
 from tests.support.headless import run_cli, start_headless
+from tests.support.hostile_backups import backup_with_deep_folders, good_backup, remove_deep
 from tests.support.live import user_input  # noqa: F401 (shared request shapes)
 
 CTX = RequestContext()
@@ -189,3 +191,66 @@ async def test_the_running_app_backs_up_once_a_day(tmp_path: Path) -> None:
     for _ in range(4):
         backup_if_due(data, every_s=0, keep=3)
     assert len(list_backups(data)) == 3
+
+
+@pytest.fixture
+def deep_backup(tmp_path: Path) -> Iterator[Path]:
+    """A backup in the app's own folder with 1,400 nested folders among its attachments: the
+    list used to raise RecursionError (so did every new backup, which prunes the list)."""
+    folder = backup_with_deep_folders(
+        tmp_path / "data" / "backups" / "20260101-000000-evil", depth=1400
+    )
+    try:
+        yield folder
+    finally:
+        remove_deep(folder)
+
+
+def test_a_deeply_nested_backup_breaks_neither_the_list_nor_new_backups(
+    tmp_path: Path, deep_backup: Path
+) -> None:
+    from tests.support.live import live_server
+
+    data = tmp_path / "data"
+    with live_server(data, {}) as app:
+        made = app.client.post("/api/backups")
+        assert made.status_code == 200, made.text
+        listed = app.client.get("/api/backups")
+        assert listed.status_code == 200, listed.text
+        names = [b["name"] for b in listed.json()["backups"]]
+        assert names[0] == made.json()["name"] and deep_backup.name in names
+        refused = app.client.post("/api/backups/restore", json={"name": deep_backup.name})
+        assert refused.status_code == 422, refused.text
+        message = refused.json()["error"]["message"]
+        assert "nested more than 16 folders deep" in message
+        assert message.endswith("Nothing was changed.")
+
+
+async def test_the_cli_backs_up_beside_a_deeply_nested_backup_and_refuses_it(
+    tmp_path: Path, deep_backup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The subcommands' own code, in process: `python -m desktop` itself first walks the whole
+    # data dir (fileio.make_private) and fails on this folder before any subcommand runs.
+    import argparse
+
+    from desktop.shell.data_commands import run_command
+
+    data = tmp_path / "data"
+    await seed(data, ["Kept"])
+    assert run_command(argparse.Namespace(command="backup"), data) == 0
+    assert Path(capsys.readouterr().out.strip()).is_dir()
+    refused = run_command(argparse.Namespace(command="restore", backup=deep_backup.name), data)
+    err = capsys.readouterr().err
+    assert refused == 1 and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "can't be restored" in line and "nested more than 16 folders deep" in line
+
+
+def test_a_backup_with_a_damaged_manifest_hides_no_other(tmp_path: Path) -> None:
+    good = good_backup(backups_dir(tmp_path) / "20260101-000000-manual")
+    for n, manifest in enumerate(['{"created": "soon"}', '{"created": [1]}', "[1, 2]", "{"]):
+        odd = good_backup(backups_dir(tmp_path) / f"2026010{n + 2}-000000-odd")
+        (odd / "backup.json").write_text(manifest)
+    found = list_backups(tmp_path)
+    assert len(found) == 5 and good.name in {b.name for b in found}
+    assert all(b.size > 0 for b in found)

@@ -18,7 +18,8 @@ from desktop.settings.config import (
     provider_config,
     save_settings,
 )
-from desktop.settings.keys import KeyStore, lookup_key
+from desktop.settings.keys import KeyStore
+from desktop.settings.service import SettingsService
 
 
 def test_defaults_then_file_then_env(tmp_path: Path) -> None:
@@ -74,15 +75,17 @@ def test_corrupt_settings_file_is_kept_aside_and_defaults_used(
 
 def test_key_lookup_order_and_file_mode(tmp_path: Path) -> None:
     keys = KeyStore(tmp_path, use_keychain=False)
-    assert lookup_key({}, keys) == (None, "none")
-    keys.set("sk-from-file-1234")
+    path = tmp_path / "settings.json"
+    assert SettingsService(path, {}, keys).key() is None
+    keys.set("sk-from-file-1234", Settings().base_url)
     assert stat.S_IMODE(os.stat(tmp_path / "api_key").st_mode) == 0o600
-    assert lookup_key({}, keys) == ("sk-from-file-1234", "file")
-    assert lookup_key({"OPENAI_API_KEY": "sk-from-env"}, keys) == ("sk-from-env", "env")
-    cfg = provider_config(Settings(), lookup_key({}, keys)[0])
+    assert SettingsService(path, {}, keys).key() == "sk-from-file-1234"
+    env = {"OPENAI_API_KEY": "sk-from-env"}
+    assert SettingsService(path, env, keys).key() == "sk-from-env"
+    cfg = provider_config(Settings(), keys.get())
     assert "sk-from-file" not in repr(cfg)
     keys.clear()
-    assert lookup_key({}, KeyStore(tmp_path, use_keychain=False)) == (None, "none")
+    assert KeyStore(tmp_path, use_keychain=False).get() is None
 
 
 def test_one_data_dir_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

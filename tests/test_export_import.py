@@ -4,19 +4,24 @@ attachments), idempotent, all-or-nothing on a bad file, and the `export` / `impo
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from desktop.errors import StoreError
+from desktop.errors import ImportRefused, StoreError
+from desktop.store import import_json
+from desktop.store.attachment_rules import DEFAULT_MAX_BYTES
 from desktop.store.export_json import export_document, export_json
 from desktop.store.import_json import import_export
 from tests.mcp_helpers import answer, cards, stdio_entry, write_config
+from tests.support import hostile_import as hostile
 from tests.support.fake_provider import FakeProvider
 from tests.support.headless import run_cli
 from tests.support.live import live_server
 from tests.test_mentions import upload_and_send
+from tests.test_trust_import import page_import
 
 
 def comparable(document: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +92,8 @@ def test_export_then_import_changes_nothing(
         ('{"format": "chatkit-desktop-export", "version": 1, "threads": [', "is cut short"),
         ('{"format": "chatkit-desktop-export", "version": 1, "threads": [1 2]}', "not valid JSON"),
         ('{"format": "something else"}', "not a ChatKit Desktop export"),
+        ('[{"title": "a list"}]', "is JSON, but not a ChatKit Desktop export or a ChatGPT export"),
+        ('"a string"', "is JSON, but not a ChatKit Desktop export or a ChatGPT export"),
         ('{"format": "chatkit-desktop-export", "version": 99, "threads": []}', "version 99"),
         (
             '{"format": "chatkit-desktop-export", "version": 1, "threads": [{"items": []}]}',
@@ -185,3 +192,69 @@ def test_markdown_export_reads_like_the_chat(
     )
     assert "Here is a file" in single.read_text()
     assert (single.parent / "list files" / "list.txt").read_bytes() == b"milk\nbread\n"
+
+
+def test_a_field_outside_the_chats_is_refused_after_a_megabyte(tmp_path: Path) -> None:
+    # It was read whole, 300 MB at 1.26 GB of memory, though the import needs none of it.
+    source = hostile.padded_export_file(tmp_path / "padded.json", 64 * 2**20)
+    with pytest.raises(ImportRefused, match='field "pad" is larger than 1 MB'):
+        import_export(tmp_path / "data", source)
+    assert export_document(tmp_path / "data")["threads"] == []
+
+
+def test_an_export_with_many_attachments_at_the_cap_imports_again(tmp_path: Path) -> None:
+    # 14 files the app itself accepted: 373 MB of base64 in one chat, past the chat's cap.
+    source = hostile.many_attachments_file(tmp_path / "photos.json", 14, DEFAULT_MAX_BYTES)
+    data = tmp_path / "data"
+    result = import_export(data, source)
+    assert (result.added, result.notes) == (1, ())
+    files = list((data / "attachments").iterdir())
+    assert sorted(f.name for f in files) == sorted(f"atc_many{n}" for n in range(14))
+    assert {f.stat().st_size for f in files} == {DEFAULT_MAX_BYTES}
+    (chat,) = export_document(data)["threads"]
+    assert len(chat["items"][0]["attachments"]) == 14
+    assert list((data / "imports").iterdir()) == []  # nothing staged is left behind
+
+
+def _watch_the_writer(monkeypatch: pytest.MonkeyPatch, database: Path) -> list[str]:
+    """Whether the history's writer was free each time a chat was read."""
+    seen: list[str] = []
+    read = import_json._thread
+
+    def reading(n: int, entry: Any) -> import_json.ParsedThread:
+        db = sqlite3.connect(database, timeout=0)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+            seen.append("free")
+        except sqlite3.OperationalError:
+            seen.append("held")
+        finally:
+            db.close()
+        return read(n, entry)
+
+    monkeypatch.setattr(import_json, "_thread", reading)
+    return seen
+
+
+def test_the_file_is_read_before_the_writer_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    seen = _watch_the_writer(monkeypatch, data / "chats.db")
+    source = tmp_path / "links.json"
+    source.write_text(json.dumps(hostile.pending_page_call_export()))
+    assert import_export(data, source).added == 1
+    assert seen == ["free"]
+
+
+def test_the_page_reads_the_file_before_the_writer_is_taken(
+    data_dir: Path, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A chat turn sent during an import waits only for the writing, not for the reading.
+    seen = _watch_the_writer(monkeypatch, data_dir / "chats.db")
+    source = tmp_path / "links.json"
+    source.write_text(json.dumps(hostile.pending_page_call_export()))
+    with live_server(data_dir, env) as live:
+        job = page_import(live, source)
+    assert (job["state"], job["added"], seen) == ("done", 1, ["free"]), job

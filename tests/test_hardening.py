@@ -26,6 +26,7 @@ import pytest
 from chatkit.types import FileAttachment, UserMessageItem
 
 from desktop.chat.converter import MAX_TURN_ATTACHMENT_BYTES, sendable_attachments
+from desktop.fileio import remove_tree
 from desktop.shell.window import stays_in_app
 from desktop.store import MAX_PENDING_UPLOADS, SQLiteStore
 from tests.support.fake_provider import FakeProvider
@@ -389,3 +390,51 @@ def test_page_state_persists_and_is_validated(data_dir: Path, env: dict[str, str
 def test_window_navigation_guard(url: str, allowed: bool) -> None:
     assert stays_in_app(url, "http://127.0.0.1:5000/?token=x") is allowed
     assert stays_in_app(url, None) is True
+
+
+@pytest.fixture
+def deep_data(tmp_path: Path) -> Iterator[Path]:
+    """A data dir with a folder deeper than Python recurses (a hostile backup's attachments),
+    removed afterwards whatever happens: pytest's own clean-up of old runs would recurse."""
+    data = tmp_path / "data"
+    nested_deep(data / "backups" / "evil" / "attachments")
+    try:
+        yield data
+    finally:
+        remove_tree(data)
+
+
+def nested_deep(folder: Path, depth: int = 1_400) -> None:
+    folder.mkdir(parents=True)
+    here = os.getcwd()
+    try:
+        os.chdir(folder)
+        for _ in range(depth):
+            os.mkdir("d")
+            os.chdir("d")
+    finally:
+        os.chdir(here)
+
+
+def test_a_folder_nested_thousands_deep_never_stops_a_command(deep_data: Path) -> None:
+    """Every command makes the data dir private first: that walk must not recurse."""
+    data = deep_data
+    (data / "chats.db").write_bytes(b"")
+    done = subprocess.run(
+        [sys.executable, "-m", "desktop", "backup", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+    assert done.returncode == 0, done.stderr
+
+
+def test_deleting_everything_removes_a_folder_nested_thousands_deep(deep_data: Path) -> None:
+    data = deep_data
+    with live_server(data, {}) as app:
+        erased = app.client.post("/api/data/erase", json={"confirm": "delete"})
+        assert erased.status_code == 200, erased.text
+    assert not (data / "backups" / "evil").exists()

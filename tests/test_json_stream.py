@@ -1,11 +1,14 @@
-"""The streaming JSON reader the imports use (ijson underneath): same values as json.loads, any
-chunk size, text or bytes; a clear error for text that is cut short, isn't the expected shape,
-nests too deeply or holds one value larger than the cap; cancel heard between chunks."""
+"""The streaming JSON readers the imports use (ijson underneath; json_stream for an array,
+json_walk for an object's arrays): same values as json.loads, any chunk size, text or bytes; a
+clear error for text that is cut short, isn't the expected shape, nests too deeply or holds one
+value larger than its cap, inside the arrays or outside them; cancel heard between chunks."""
 
 from __future__ import annotations
 
 import io
 import json
+import logging
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +16,8 @@ from hypothesis import strategies as st
 
 from desktop.errors import ImportRefused
 from desktop.store import json_stream
-from desktop.store.json_stream import Malformed, Truncated, iter_array, iter_items, outline
+from desktop.store.json_stream import Malformed, Truncated, WrongShape, iter_array
+from desktop.store.json_walk import Field, outline, walk
 
 values = st.recursive(
     st.none()
@@ -27,10 +31,22 @@ values = st.recursive(
     ),
     max_leaves=20,
 )
+CHATS = {"threads": Field("chat", 2**20), "assistants": Field("assistant", 2**20)}
 
 
 def test_the_c_parser_is_used() -> None:
     assert json_stream.BACKEND == "yajl2_c"
+
+
+def test_a_missing_c_parser_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    def get(name: str) -> str:
+        if name == "yajl2_c":
+            raise ImportError(name)
+        return name
+
+    with caplog.at_level(logging.WARNING, logger=json_stream.__name__):
+        assert json_stream.choose_backend(get) == "python"
+    assert "C backend (yajl2_c) is missing" in caplog.text
 
 
 @settings(max_examples=100, deadline=None)
@@ -42,6 +58,9 @@ def test_any_array_reads_back_the_same_in_any_chunk_size(items: list[object], ch
     try:
         assert list(iter_array(io.StringIO(text))) == items
         assert list(iter_array(io.BytesIO(text.encode()))) == items
+        document = json.dumps({"format": items, "threads": items, "other": items}, indent=1)
+        found = walk(io.BytesIO(document.encode()), CHATS, keep=("format",))
+        assert list(found) == [("threads", item) for item in items]
     finally:
         json_stream.CHUNK = original
 
@@ -53,8 +72,8 @@ def test_any_array_reads_back_the_same_in_any_chunk_size(items: list[object], ch
         ('[{"a": 1}, {"b": 2}', Truncated),
         ("[1, 2", Truncated),
         ("", Truncated),
-        ('{"not": "a list"}', Malformed),
-        ('"a string"', Malformed),
+        ('{"not": "a list"}', WrongShape),
+        ('"a string"', WrongShape),
         ("[1 2]", Malformed),
         ("[1] [2]", Malformed),
     ],
@@ -100,11 +119,58 @@ def test_a_long_string_reads_in_linear_time() -> None:
     assert len(value) == 40_000_000
 
 
-def test_the_cap_counts_only_the_array_the_values_come_from() -> None:
-    document = {"before": "b" * 3_000_000, "threads": [1, 2], "after": "a" * 3_000_000}
-    text = json.dumps(document)
-    found = iter_items(io.StringIO(text), "threads.item", top=dict, max_bytes=2**20)
-    assert list(found) == [1, 2]
+def test_an_objects_arrays_are_read_in_one_pass_in_order() -> None:
+    document = {"format": "f", "threads": [{"a": [1, 2.5]}, 2], "x": {"y": [3]}, "assistants": [4]}
+    found = list(walk(io.StringIO(json.dumps(document)), CHATS))
+    assert found == [("threads", {"a": [1, 2.5]}), ("threads", 2), ("assistants", 4)]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"format": "f", "threads": [], "pad": "p" * 3_000_000},
+        {"pad": "p" * 3_000_000, "threads": [1]},
+        {"format": "f" * 3_000_000},
+        {"threads": [], "pad": {"deep": ["p" * 100] * 30_000}},
+        {"threads": "t" * 3_000_000},
+    ],
+)
+def test_a_value_outside_the_arrays_is_capped_at_a_megabyte(document: dict[str, Any]) -> None:
+    stream = io.BytesIO(json.dumps(document).encode())
+    with pytest.raises(ImportRefused, match=r"field \"\w+\" is larger than 1 MB"):
+        list(walk(stream, CHATS))
+    assert stream.tell() < 2**20 + 3 * json_stream.CHUNK  # refused as it passed the cap
+
+
+def test_the_element_cap_counts_only_its_own_array() -> None:
+    document = {"before": "b" * 900_000, "threads": [1, 2], "after": "a" * 900_000}
+    assert list(walk(io.StringIO(json.dumps(document)), CHATS)) == [("threads", 1), ("threads", 2)]
+    big = {"threads": [1, ["x" * 1000] * 1500]}
+    with pytest.raises(ImportRefused, match="Chat 2 is larger than 1 MB"):
+        list(walk(io.StringIO(json.dumps(big)), CHATS))
+
+
+def test_spilled_strings_are_replaced_and_count_against_no_cap() -> None:
+    blobs = [{"name": n, "content": str(n) * 900_000} for n in range(4)]
+    document = {"threads": [{"files": blobs}]}
+    spilled: list[int] = []
+
+    def spill(text: str) -> int:
+        spilled.append(len(text))
+        return len(spilled)
+
+    found = walk(
+        io.StringIO(json.dumps(document)), CHATS, spill={"threads.item.files.item.content": spill}
+    )
+    ((_, chat),) = list(found)
+    assert chat == {"files": [{"name": n, "content": n + 1} for n in range(4)]}
+    assert spilled == [900_000] * 4
+
+
+def test_a_top_level_that_isnt_an_object_is_the_wrong_shape() -> None:
+    for text in ("[1]", '"s"', ""):
+        with pytest.raises(WrongShape if text else Truncated):
+            list(walk(io.StringIO(text), CHATS))
 
 
 def test_cancel_is_heard_between_chunks() -> None:
@@ -128,12 +194,18 @@ def test_outline_stops_once_it_has_the_fields() -> None:
             self.reads = getattr(self, "reads", 0) + 1
             return super().read(size)
 
-    stream = Counting(b'{"format": "f", "version": 1, "threads": [' + b"1, " * 3_000_000 + b"1]}")
-    fields = outline(stream, ("format", "version", "threads"))
-    assert fields == {"format": "f", "version": 1, "threads": list}
+    head = b'{"format": "f", "other": 7, "version": 1, "threads": ['
+    stream = Counting(head + b"1, " * 3_000_000 + b"1]}")
+    fields = outline(stream, ("format", "version", "threads"), CHATS)
+    assert fields == {"format": "f", "version": 1, "threads": list}  # only what was asked for
     assert stream.reads == 1
-    with pytest.raises(Malformed):
+    with pytest.raises(WrongShape):
         outline(io.StringIO("[1]"), ("format",))
+
+
+def test_outline_reads_past_chats_that_come_before_its_fields() -> None:
+    document = {"threads": [{"n": n} for n in range(50_000)], "format": "f"}
+    assert outline(io.StringIO(json.dumps(document)), ("format",), CHATS) == {"format": "f"}
 
 
 def test_a_text_wrapper_is_read_through_its_bytes() -> None:

@@ -229,3 +229,33 @@ def test_masked_secrets_stay_with_their_destination(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["mcpServers"]["program"]["env"]["API_TOKEN"] == (
         "sk-env-SECRET"
     )
+
+
+def test_a_typed_change_to_what_runs_is_a_new_destination(tmp_path: Path) -> None:
+    """PATH, NODE_OPTIONS, PYTHONPATH, LD_PRELOAD... decide which code the command runs: a typed
+    change (or removal) of one refuses the masked secrets; the same value, typed or masked, keeps
+    them, and so does a change to another variable."""
+    program = hostile.stdio_entry("sk-env-SECRET")
+    program["env"] |= {"PATH": "/usr/bin:/bin", "DYLD_INSERT_LIBRARIES": "/opt/a.dylib"}
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"program": program}}))
+    config = McpConfigFile(path)
+    masked = hostile.masked(program)["env"]
+    for name, value in (
+        ("PATH", "/tmp/evil:/usr/bin"),
+        ("path", "/tmp/evil"),
+        ("PYTHONSTARTUP", "/tmp/evil.py"),
+        ("ld_library_path", "/tmp"),
+        ("DYLD_INSERT_LIBRARIES", "/tmp/evil.dylib"),
+        ("NPM_CONFIG_REGISTRY", "https://evil.example/"),
+    ):
+        with pytest.raises(SecretsNeedRetyping) as refused:
+            config.put("program", hostile.launch_env_edit(program, value, name)["entry"])
+        assert refused.value.message.startswith(f"The {name} changed"), name
+    without_path = {k: v for k, v in masked.items() if k != "PATH"}
+    with pytest.raises(SecretsNeedRetyping, match="The PATH changed"):
+        config.put("program", {**program, "env": without_path})
+    kept = {**masked, "PATH": "/usr/bin:/bin", "MODE": "rw"}
+    config.put("program", {**program, "env": kept})
+    saved = json.loads(path.read_text())["mcpServers"]["program"]["env"]
+    assert saved == {**program["env"], "MODE": "rw"}

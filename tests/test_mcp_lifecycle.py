@@ -74,9 +74,12 @@ def test_a_change_reconnects_only_that_server(
         assert wait_until(lambda: not alive(pids(b)[0]), 15)
         assert wait_for(live, "b", ("disabled",))["state"] == "disabled"
         (data_dir / "mcp.json").write_text("{ broken")
-        time.sleep(3)
-        view = live.client.get("/api/mcp").json()
-        assert "not valid JSON" in view["error"] and alive(pids(a)[-1])
+
+        def reported() -> bool:
+            return "not valid JSON" in str(live.client.get("/api/mcp").json().get("error"))
+
+        assert wait_until(reported, 30)
+        assert alive(pids(a)[-1])
 
 
 @pytest.mark.parametrize("ending", ["quit", "sigterm", "sigkill"])

@@ -25,7 +25,7 @@ def put(server: LiveServer, body: dict[str, Any]) -> Any:
     return server.client.put("/api/settings", content=json.dumps(body))
 
 
-def test_view_never_contains_the_key(server: LiveServer) -> None:
+def test_view_never_contains_the_key(server: LiveServer, provider: FakeProvider) -> None:
     response = server.client.get("/api/settings")
     view = response.json()
     assert server.env["OPENAI_API_KEY"] not in response.text
@@ -35,7 +35,8 @@ def test_view_never_contains_the_key(server: LiveServer) -> None:
         "source": "env",
         "storage": "keychain",
         "from_env": "OPENAI_API_KEY",
-        "for_host": None,
+        "for_host": f"127.0.0.1:{provider.port}",
+        "for_origin": f"http://127.0.0.1:{provider.port}",
         "needs_key_for": None,
     }
     assert view["log_file"] is None or view["log_file"].endswith(".log")
@@ -59,6 +60,7 @@ def test_key_goes_to_the_keychain_and_never_to_disk(
             "storage": "keychain",
             "from_env": None,
             "for_host": f"127.0.0.1:{provider.port}",
+            "for_origin": f"http://127.0.0.1:{provider.port}",
             "needs_key_for": None,
         }
         assert NEW_KEY not in response.text
@@ -244,9 +246,11 @@ def check_connection_tests(server: LiveServer, provider: FakeProvider) -> None:
 
 def test_models_list(server: LiveServer) -> None:
     response = server.client.get("/api/models")
-    assert response.status_code == 200 and response.json() == {
-        "models": ["fake-model", "fake-model-large"]
-    }
+    assert response.status_code == 200
+    assert response.json()["models"] == ["fake-model", "fake-model-large"]
+    # Shutdowns: none of these, but the table's models (Settings and assistants may name them).
+    retiring = response.json()["retiring"]
+    assert "fake-model" not in retiring and retiring["gpt-5-mini"]["replacement"] == "gpt-6.1-terra"
 
 
 def test_page_errors_reach_the_log(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:

@@ -27,7 +27,7 @@ from desktop.chat.reply_cap import MAX_REPLY_CHARS, MAX_REPLY_PIECES
 from desktop.chat.tools.read_web_page import carries_data
 from desktop.context import RequestContext
 from tests.mcp_helpers import cards, stdio_entry, wait_for, write_config
-from tests.support.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider, tool_outputs
 from tests.support.live import LiveServer, live_server, user_input
 from tests.test_client_tools import make_assistant, pending_call, start
 
@@ -214,13 +214,16 @@ def test_a_mention_sends_what_it_said_when_it_was_sent(
 @pytest.mark.parametrize(
     "url",
     [
-        "https://example.com/?q=" + "a" * 120,
-        "https://example.com/?secret=" + "s" * 41,
-        "https://example.com/" + "p" * 65,
-        "https://example.com/" + "/".join(["abcdefghij"] * 12),
+        "https://example.com/?q=" + "a" * 130,
+        "https://example.com/?secret=" + "s" * 65,
+        "https://example.com/" + "p" * 81,
+        "https://example.com/" + "/".join(["abcdefghij"] * 15),
         "https://" + "d" * 41 + ".example.com/",
+        "https://" + ".".join(["abcdefghij"] * 6) + ".example.com/",
         "https://user:pass@example.com/",
-        "https://example.com/#" + "f" * 101,
+        "https://example.com/#" + "f" * 129,
+        # Every character encoded still says as much.
+        "https://example.com/?q=" + "%41" * 130,
     ],
 )
 def test_an_address_with_room_for_the_chat_carries_data(url: str) -> None:
@@ -234,6 +237,9 @@ def test_an_address_with_room_for_the_chat_carries_data(url: str) -> None:
         "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
         "https://docs.python.org/3/library/asyncio-task.html#asyncio.wait_for",
         "https://duckduckgo.com/?q=python+asyncio+timeout&ia=web",
+        "https://duckduckgo.com/?q=" + "+".join(["how to keep sqlite fast"] * 2) + "+with+wal",
+        # Another script, percent-encoded: three times longer on the wire than what it says.
+        "https://ru.wikipedia.org/wiki/" + "%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0" * 8,
     ],
 )
 def test_ordinary_addresses_read_quietly(url: str) -> None:
@@ -259,6 +265,22 @@ def test_reading_an_address_that_carries_chat_data_waits_for_the_user(
         for m in r.body.get("messages", [])
         if m.get("role") == "tool"
     ]
+
+
+def test_settings_explicit_allow_reads_without_asking(
+    server: LiveServer, provider: FakeProvider
+) -> None:
+    saved = server.client.put(
+        "/api/settings", json={"settings": {"tool_policies": {"read_web_page": "allow"}}}
+    )
+    assert saved.status_code == 200, saved.text
+    reader = make_assistant(server, ["read_web_page"])
+    provider.call_tools(("read_web_page", {"url": "https://127.0.0.1:1/?q=" + "x" * 200}))
+    provider.reply("It couldn't be read.")
+    _, events = start(server, reader, "Read it")
+    assert not cards(events)
+    # It ran (and was refused: this computer's addresses are never read).
+    assert "The tool failed" in " ".join(tool_outputs(provider.chat_requests()[-1].body))
 
 
 # ---------------------------------------------------------------- replies without end

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from desktop.store.chatgpt_images import ImageLimits
 from desktop.store.import_chatgpt import ChatGptExport, parse_chatgpt
 from desktop.store.import_json import ImportResult, write_import
 from tests.support.headless import run_cli
-from tests.support.hostile_backups import (
+from tests.support.hostile_zips import (
     MB,
     REAL_PHOTO,
     chatgpt_conversation,
@@ -22,6 +24,7 @@ from tests.support.hostile_backups import (
     photo_bytes,
     zip_bomb,
     zip_bomb_across_chats,
+    zip_bomb_in_one_message,
     zip_with_huge_entry,
     zip_with_lying_size,
 )
@@ -149,10 +152,76 @@ def test_one_imports_images_are_capped_in_total(tmp_path: Path) -> None:
 
 
 def test_the_same_small_bomb_in_many_chats_stops_at_the_total(tmp_path: Path) -> None:
-    # 1 MB entries are under the ratio check; the total cap (at least 256 MB, here 8 MB)
-    # bounds how often they can be stored.
+    # With the ratio check off, the total cap (at least 256 MB, here 8 MB) bounds how often the
+    # entry can be inflated and stored.
     export = zip_bomb_across_chats(tmp_path / "chats.zip", entry_mb=1, chats=40)
-    limits = ImageLimits(total_bytes=None, total_floor=8 * MB)
+    limits = ImageLimits(max_ratio=1e12, total_bytes=None, total_floor=8 * MB)
     added, refused = run_import(tmp_path / "data", export, limits)
     assert added == 40 and refused == 1
     assert sum(stored(tmp_path / "data").values()) <= 8 * MB
+
+
+def peak_memory(work: Callable[[], object]) -> int:
+    """The most Python memory `work` held at once, in bytes."""
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_many_bomb_entries_in_one_message_never_fill_memory(tmp_path: Path) -> None:
+    # 600 entries of 1 MB of zeros, all in one message: a 700 kB zip that held 600 MB at once.
+    export = zip_bomb_in_one_message(tmp_path / "many.zip")
+    assert export.stat().st_size < 800_000
+    outcome: list[tuple[int, int]] = []
+    peak = peak_memory(lambda: outcome.append(run_import(tmp_path / "data", export)))
+    assert outcome == [(1, 600)]
+    assert peak < 32 * MB, f"{peak / MB:.0f} MB"
+    assert stored(tmp_path / "data") == {}
+    (message,) = user_messages(tmp_path / "data", "Bomb")
+    # The first 256 for their ratio, the rest because one conversation reads no more entries.
+    assert text_of(message).count("which no real image does; a zip bomb?") == 256
+    assert text_of(message).count("(this chat has more than 256 images)") == 344
+
+
+def test_one_conversations_distinct_images_are_capped_in_memory(tmp_path: Path) -> None:
+    # Each entry differs and expands less than 100-fold, so neither the ratio check nor sharing
+    # equal bytes stops it: what one conversation may hold does.
+    export = zip_bomb_in_one_message(tmp_path / "many.zip", entries=40, distinct=True)
+    limits = ImageLimits(conversation_bytes=8 * MB)
+    outcome: list[tuple[int, int]] = []
+    peak = peak_memory(lambda: outcome.append(run_import(tmp_path / "data", export, limits)))
+    assert outcome == [(1, 32)]
+    assert peak < 12 * MB, f"{peak / MB:.0f} MB"
+    assert len(stored(tmp_path / "data")) == 8
+    (message,) = user_messages(tmp_path / "data", "Bomb")
+    assert len(message["attachments"]) == 8
+    assert "file-many0008.png (this chat's images passed 8.0 MB)" in text_of(message)
+
+
+def test_one_conversation_reads_a_bounded_number_of_entries(tmp_path: Path) -> None:
+    # Small entries pass the ratio check; how many one conversation may read is capped.
+    pointers = [f"file-service://file-tiny{n:03}" for n in range(300)]
+    conversation = chatgpt_conversation("c-tiny", pointers)
+    photos = {f"file-tiny{n:03}.png": photo_bytes(1024, n) for n in range(300)}
+    export = chatgpt_zip(tmp_path / "tiny.zip", [conversation], {}, photos)
+    added, refused = run_import(tmp_path / "data", export)
+    assert (added, refused) == (1, 300 - 256)
+    assert len(stored(tmp_path / "data")) == 256
+    last = user_messages(tmp_path / "data", "Bomb")[-1]
+    assert "file-tiny299.png (this chat has more than 256 images)" in text_of(last)
+
+
+def test_equal_images_under_many_names_are_held_once(tmp_path: Path) -> None:
+    pointers = [f"file-service://file-copy{n:02}" for n in range(24)]
+    photo = photo_bytes(MB)
+    photos = {f"file-copy{n:02}.png": photo for n in range(24)}
+    export = chatgpt_zip(tmp_path / "copies.zip", [chatgpt_conversation("c", pointers)], {}, photos)
+    outcome: list[tuple[int, int]] = []
+    peak = peak_memory(lambda: outcome.append(run_import(tmp_path / "data", export)))
+    assert outcome == [(1, 0)]
+    # One copy held, one being read, and the transient join of its chunks.
+    assert peak < 6 * MB, f"{peak / MB:.0f} MB"
+    assert list(stored(tmp_path / "data").values()) == [MB]

@@ -284,7 +284,10 @@ def test_in_chromium_another_local_page_cant_use_the_session(
             try:
                 page = open_app(chromium, guarded)  # signs in, then the page loads its data
                 assert "GET /api/settings" in seen
-                page.reload()
+                # The page reports itself ready after it shows so: wait for that request too,
+                # or it may arrive after `seen` is cleared and look like the hostile page's.
+                with page.expect_response(lambda r: r.url.endswith("/api/page/ready")):
+                    page.reload()
                 page.wait_for_function("document.body.dataset.ready === 'true'")
                 seen.clear()
                 hostile = page.context.new_page()

@@ -224,17 +224,17 @@ def test_saved_key_never_follows_a_new_base_url(
             refused = server.client.get("/api/models")
             seen.append(refused.text)
             message = refused.json()["error"]["message"]
-            assert f"saved API key is for 127.0.0.1:{provider.port}" in message
-            assert f"enter the key for 127.0.0.1:{other.port}" in message
+            hint = (
+                f"Your API key is for 127.0.0.1:{provider.port}, so it was not sent to "
+                f"127.0.0.1:{other.port}. Enter the key for 127.0.0.1:{other.port} in Settings, "
+                "or choose there to use your key with it."
+            )
+            assert message.endswith(" " + hint)
             other.fail(Fault("status", status=401))
             events = server.stream("threads.create", input=user_input("hello again"))
             seen.append(json.dumps(events))
             (error,) = [e for e in events if e["type"] == "error"]
-            assert error["message"] == (
-                f"127.0.0.1:{other.port} needs an API key: your saved key is for "
-                f"127.0.0.1:{provider.port}, so it was not sent here. Enter the key for "
-                f"127.0.0.1:{other.port} in Settings, or choose to use the saved key with it."
-            )
+            assert error["message"] == f"127.0.0.1:{other.port} needs an API key. {hint}"
 
             # Other spellings of another origin (localhost is another origin than 127.0.0.1,
             # though it reaches the same server here): the same.
@@ -325,7 +325,7 @@ def test_a_restored_settings_file_cannot_rebind_the_key(tmp_path: Path) -> None:
     path.write_text(json.dumps({"provider": "custom", "base_url": "http://127.0.0.1:9/v1"}))
     keys = KeyStore(tmp_path, use_keychain=False)
     service = SettingsService(path, {}, keys)
-    service.set_key(SAVED_KEY)
+    service.save({}, api_key=SAVED_KEY)
     assert service.key() == SAVED_KEY
     path.write_text(json.dumps({"base_url": "https://evil.example/v1", "api_key_origin": "x"}))
     service.reload()
@@ -359,3 +359,141 @@ def test_environment_key_and_url_stay_paired(data_dir: Path, provider: FakeProvi
 )
 def test_origins(url: str, origin: str) -> None:
     assert origin_of(url) == origin
+
+
+# ---------------------------------------------------------------- review of 7 and 8
+
+ENV_KEY = "sk-env-LAUNCHKEY-99887766"
+
+
+def provider_settings(data_dir: Path, base_url: str) -> None:
+    settings = json.loads((data_dir / "settings.json").read_text())
+    settings |= {"provider": "custom", "base_url": base_url, "model": "fake-model"}
+    (data_dir / "settings.json").write_text(json.dumps(settings | {"api": "chat_completions"}))
+
+
+def test_the_environment_key_stays_with_the_origin_of_launch(
+    data_dir: Path, provider: FakeProvider
+) -> None:
+    """OPENAI_API_KEY without OPENAI_BASE_URL is for the base URL in force at launch: a saved
+    base_url elsewhere doesn't take it along, unless the user chooses to use it there."""
+    other = FakeProvider().start()
+    try:
+        provider_settings(data_dir, provider.base_url)
+        with live_server(data_dir, {"OPENAI_API_KEY": ENV_KEY}) as server:
+            assert server.client.get("/api/models").status_code == 200
+            assert provider.requests[-1].headers["authorization"] == f"Bearer {ENV_KEY}"
+
+            redirect = hostile.base_url_redirect(other.base_url)
+            view = server.client.put("/api/settings", json=redirect).json()["api_key"]
+            assert view["source"] == "env" and view["needs_key_for"] == f"127.0.0.1:{other.port}"
+            assert view["for_host"] == f"127.0.0.1:{provider.port}"
+            server.client.get("/api/models")
+            server.stream("threads.create", input=user_input("hello"))
+            test = {"settings": {"base_url": f"http://localhost:{other.port}/v1"}}
+            server.client.post("/api/settings/test", json=test)
+            assert len(other.requests) >= 3, "the new host was asked"
+            assert ENV_KEY not in key_headers(other)
+
+            # The user's explicit choice: OPENAI_API_KEY goes there too, for this run.
+            view = server.client.put("/api/settings", json={"use_saved_key": True}).json()
+            assert view["api_key"]["needs_key_for"] is None
+            server.client.get("/api/models")
+            assert other.requests[-1].headers["authorization"] == f"Bearer {ENV_KEY}"
+            count = len(other.requests)
+            third = hostile.base_url_redirect(f"http://localhost:{other.port}/v1")
+            server.client.put("/api/settings", json=third)
+            server.client.get("/api/models")
+            assert len(other.requests) > count and ENV_KEY not in key_headers(other, count)
+    finally:
+        other.stop()
+
+
+def test_a_saved_or_restored_base_url_withholds_the_environment_key(tmp_path: Path) -> None:
+    path, keys = tmp_path / "settings.json", KeyStore(tmp_path, use_keychain=False)
+    service = SettingsService(path, {"OPENAI_API_KEY": "sk-env"}, keys)
+    assert service.provider_config().api_key == "sk-env"  # OpenAI's default address
+    service.save({"base_url": "https://evil.example/v1"})
+    cfg = service.provider_config()
+    assert cfg.api_key is None and cfg.key_withheld_for == "api.openai.com"
+    assert service.key_for("https://evil.example/v1", use_saved_key=True) == "sk-env"
+    service.save({"base_url": "https://api.openai.com/v1"})
+    assert service.provider_config().api_key == "sk-env"
+    path.write_text(json.dumps({"base_url": "https://evil.example/v1"}))  # a restored file
+    service.reload()
+    assert service.provider_config().api_key is None
+    # With OPENAI_BASE_URL, the pair goes together and no saved base_url moves it.
+    paired = {"OPENAI_API_KEY": "sk-env", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    service = SettingsService(path, paired, keys)
+    service.save({"base_url": "https://evil.example/v2"})
+    assert service.provider_config().api_key == "sk-env"
+    assert service.provider_config().base_url == "http://127.0.0.1:9/v1"
+
+
+def test_a_legacy_key_that_cannot_be_bound_stays_with_its_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Writing the binding fails (a keychain that won't write): the key is bound in memory all
+    the same, so the next base URL doesn't get it."""
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"provider": "custom", "base_url": "http://127.0.0.1:9/v1"}))
+    (tmp_path / "api_key").write_text(SAVED_KEY)  # what an older version saved
+
+    def refuse(self: Any, key: str) -> None:
+        raise OSError("read-only")
+
+    monkeypatch.setattr("desktop.settings.keys.KeyFile.set", refuse)
+    service = SettingsService(path, {}, KeyStore(tmp_path, use_keychain=False))
+    assert service.key() == SAVED_KEY
+    assert "binding the saved key failed" in caplog.text
+    service.save({"base_url": "https://evil.example/v1"})
+    assert service.provider_config().api_key is None
+    assert service.withheld_for() == "127.0.0.1:9"
+    assert (tmp_path / "api_key").read_text() == SAVED_KEY  # unbound on disk, bound in memory
+
+
+def test_a_legacy_key_binds_to_the_saved_base_url_not_a_launch_override(
+    data_dir: Path, provider: FakeProvider, tmp_path: Path
+) -> None:
+    """A one-off launch with OPENAI_BASE_URL (a proxy) doesn't bind an older key to the proxy
+    for good: it is bound to the base URL the user saved."""
+    proxy = FakeProvider().start()
+    try:
+        provider_settings(data_dir, provider.base_url)
+        account = f"{KEYRING_SERVICE}/{data_dir}"
+        keyring_file = tmp_path / "keyring.json"
+        keyring_file.write_text(json.dumps({account: SAVED_KEY}))
+        with live_server(data_dir, {"OPENAI_BASE_URL": proxy.base_url}) as server:
+            view = server.client.get("/api/settings").json()["api_key"]
+            assert view["for_host"] == f"127.0.0.1:{provider.port}"
+            server.client.get("/api/models")
+            assert proxy.requests and SAVED_KEY not in key_headers(proxy)
+        record = json.loads(json.loads(keyring_file.read_text())[account])
+        assert record == {"key": SAVED_KEY, "origin": origin_of(provider.base_url)}
+        with live_server(data_dir, {}) as server:
+            server.client.get("/api/models")
+            assert provider.requests[-1].headers["authorization"] == f"Bearer {SAVED_KEY}"
+    finally:
+        proxy.stop()
+
+
+def test_a_typed_loader_variable_is_a_new_destination(data_dir: Path, tmp_path: Path) -> None:
+    """PYTHONPATH (or PATH, NODE_OPTIONS, LD_PRELOAD...) typed anew decides what the program runs:
+    a sitecustomize.py there would read the masked secrets, so they are not kept."""
+    program = hostile.stdio_entry(MCP_SECRET)
+    planted, stolen = tmp_path / "planted", tmp_path / "stolen.txt"
+    planted.mkdir()
+    (planted / "sitecustomize.py").write_text(
+        f"import os, pathlib\npathlib.Path({str(stolen)!r}).write_text(os.environ['API_TOKEN'])\n"
+    )
+    write_config(data_dir, {"program": program})
+    with live_server(data_dir, {}) as server:
+        wait_for(server, "program")
+        before = (data_dir / "mcp.json").read_text()
+        response = put_server(server, "program", hostile.launch_env_edit(program, str(planted)))
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "retype_secrets" and "env" in error["fields"]
+        assert error["message"].startswith("The PYTHONPATH changed")
+        assert (data_dir / "mcp.json").read_text() == before
+    assert not stolen.exists()

@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -96,6 +97,7 @@ def create_app(
     warm_up_delay_s: float = 0.0,
     first_backup_after_s: float = 600.0,
     open_folder: Callable[[Path], None] = system_open_folder,
+    today: Callable[[], date] = date.today,
 ) -> FastAPI:
     """Build the app on `profile` (or on a profile opened from `data_dir` and `env`). `port` is
     the one it will be served on (checked against Host headers).
@@ -105,7 +107,8 @@ def create_app(
     holds back building the chat store and engine (over a second of imports) so that they don't
     compete with the first page; whatever needs them first, or the page being up, starts them.
     The daily backup is first looked at `first_backup_after_s` after start-up. `open_folder`
-    shows a folder in the system's file manager.
+    shows a folder in the system's file manager. `today` is the date models' shutdowns are
+    judged by (tests move it).
     """
     if profile is None:
         environ = os.environ if env is None else env
@@ -119,7 +122,22 @@ def create_app(
 
     mcp = McpHub(paths.mcp_config, paths.logs / "mcp")
     quitting = Quitting()
-    chat = ChatEngine(stores, service.provider_config, mcp, quitting)
+
+    def move_default(old: str, new: str) -> bool:
+        """Settings' default model moves off one that shut down. A model the environment names
+        isn't the file's to change: the chat moves alone, and says so."""
+        if service.env.get(env_names.MODEL) or service.effective().model != old:
+            return False
+        try:
+            service.save({"model": new})
+        except (DesktopError, OSError):
+            return False  # the chat still moves; the next turn tries again
+        log.info("default model moved from %s to %s (shut down)", old, new)
+        return True
+
+    chat = ChatEngine(
+        stores, service.provider_config, mcp, quitting, move_default=move_default, today=today
+    )
     codes = SignInCodes()
     ui_state = UiState(paths.ui_state)
     guard = Guard(token, port)
@@ -171,7 +189,9 @@ def create_app(
     app.add_middleware(QuitMiddleware, quitting=quitting)
     app.add_middleware(GuardMiddleware, guard=guard)
     app.include_router(
-        settings_router(service, chat.models, data_dir=paths.data, log_file=lambda: log_file)
+        settings_router(
+            service, chat.models, data_dir=paths.data, log_file=lambda: log_file, today=today
+        )
     )
     app.include_router(shell_router(on_focus))
     app.mount("/assets", StaticFiles(directory=UI_DIR / "assets", check_dir=False), name="assets")
@@ -198,7 +218,7 @@ def create_app(
 
     app.include_router(chatkit_router(chat, stores, context_for))
     app.include_router(attachment_router(stores))
-    app.include_router(assistant_router(stores, chat.models, service.provider_config))
+    app.include_router(assistant_router(stores, chat.models, service.provider_config, today))
     app.include_router(entity_router(stores, mcp))
     app.include_router(mcp_router(mcp))
     app.include_router(data_router(data_ops, open_folder))

@@ -4,7 +4,9 @@ choices, and search across all chats."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,6 +28,7 @@ def assistant_router(
     stores: StoreHandle,
     models: Callable[[], Awaitable[ModelCatalog]],
     config: Callable[[], ProviderConfig],
+    today: Callable[[], date] = date.today,
 ) -> APIRouter:
     router = APIRouter()
     ctx = RequestContext()
@@ -72,17 +75,32 @@ def assistant_router(
     async def composer() -> dict[str, Any]:
         """What the composer's pickers offer: the assistants, and the provider's models (or the
         configured model alone when the provider can't list them)."""
+        from desktop.chat.model_choice import model_for
+
         cfg = config()
         found = await (await models()).list(cfg)
+        listed = await (await assistants()).list()
+        day = today()
+        host = urlsplit(cfg.base_url).netloc or cfg.base_url
+        named = [cfg.model, *(a.model for a in listed if a.model)]
         return {
             "assistants": [
-                {"id": a.id, "name": a.name, "model": a.model, "builtin": a.builtin}
-                for a in await (await assistants()).list()
+                {"id": a.id, "name": a.name, "model": a.model, "builtin": a.builtin} for a in listed
             ],
             "models": list(found.models),
             "default_model": cfg.model,
             "models_listed": found.listed,
             "models_message": found.message,
+            # A model's shutdown (`{shutdown_date, shutdown_words, replacement, retired}`), for
+            # the pickers, Settings and the assistant form to warn and offer the replacement.
+            "retiring": found.retirements_view(day, named),
+            # What each named model really runs on now (a new chat's model and its notice),
+            # when that isn't the model itself: shut down, or not offered by the provider.
+            "substitutes": {
+                name: {"model": use.model, "notice": use.notice}
+                for name in dict.fromkeys(named)
+                if (use := model_for(found, name, day, host)).model != name
+            },
         }
 
     @router.get("/api/threads/{thread_id}/choice")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,9 +86,14 @@ class ChatEngine:
         config: Callable[[], ProviderConfig],
         mcp: McpHub | None = None,
         quitting: Quitting | None = None,
+        *,
+        move_default: Callable[[str, str], bool] | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self._stores = stores
         self._config = config
+        self._move_default = move_default
+        self._today = today
         self.mcp = mcp
         self._quitting = quitting or Quitting()
         self._task: asyncio.Task[DesktopChatServer] | None = None
@@ -104,7 +110,13 @@ class ChatEngine:
         def build() -> DesktopChatServer:
             from desktop.chat.server import DesktopChatServer
 
-            return DesktopChatServer(store, self._config, mcp=self.mcp)
+            return DesktopChatServer(
+                store,
+                self._config,
+                mcp=self.mcp,
+                move_default=self._move_default,
+                today=self._today,
+            )
 
         try:
             return await asyncio.to_thread(build)

@@ -1,5 +1,6 @@
-"""Imports started from the page: the uploaded file is saved in the data dir, then imported on
-the history's writer in one transaction, with progress the page polls and a cancel that leaves
+"""Imports started from the page: the uploaded file is saved in the data dir, read and checked
+into a staging folder beside it (off the writer, so chats go on meanwhile), then written on the
+history's writer in one transaction, with progress the page polls and a cancel that leaves
 nothing behind. One import runs at a time."""
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ import shutil
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from desktop.api.engine import StoreHandle
 from desktop.errors import Busy, DesktopError, NotFound
 from desktop.fileio import make_private
 
+if TYPE_CHECKING:
+    from desktop.store.import_staging import ImportResult
+
 log = logging.getLogger(__name__)
 
 State = Literal["uploading", "importing", "done", "failed", "cancelled"]
+# The share of the progress bar for reading the file; writing what was read is the rest.
+READING = 0.9
 
 
 class _Cancelled(Exception):
@@ -120,37 +127,9 @@ class ImportJobs:
         return job
 
     async def _run(self, job: ImportJob, upload: Path) -> None:
-        from desktop.store import json_stream
-        from desktop.store.chatgpt_archive import looks_like_chatgpt
-        from desktop.store.import_chatgpt import parse_chatgpt
-        from desktop.store.import_json import ImportResult, ParsedExport, apply_import, parse_export
-
-        parsed: ParsedExport | None = None
-
-        def check() -> None:
-            if job.cancel.is_set():
-                raise _Cancelled
-
+        # The state is set only after _import has cleaned up: a page that sees it may look.
         try:
-            store = await self._stores.get()
-            chatgpt = await asyncio.to_thread(looks_like_chatgpt, upload)
-            # to_thread carries the context, so reading checks for cancel as it goes.
-            with json_stream.checking(check):
-                parsed = await asyncio.to_thread(parse_chatgpt if chatgpt else parse_export, upload)
-            reading = parsed
-
-            def progress(added: int, skipped: int) -> None:
-                job.added, job.skipped = added, skipped
-                job.fraction = reading.position()
-                check()
-
-            def write(db: Any) -> ImportResult:
-                check()
-                # The writer's thread has its own context: cancel is checked inside the parse.
-                with json_stream.checking(check):
-                    return apply_import(db, store.database.attachments_dir, reading, progress)
-
-            result = await store.database.write(write)
+            result = await self._import(job, upload)
             job.added, job.skipped, job.fraction = result.added, result.skipped, 1.0
             job.notes = list(result.notes)
             if result.notes:
@@ -172,15 +151,55 @@ class ImportJobs:
             job.message = (
                 "The import failed unexpectedly; nothing was imported. The log has details."
             )
-        finally:
-            close = getattr(parsed.threads, "close", None) if parsed else None
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    close()
-            await asyncio.to_thread(upload.unlink, missing_ok=True)
         log.info(
             "import %s: %s (%d added, %d already here)", job.id, job.state, job.added, job.skipped
         )
+
+    async def _import(self, job: ImportJob, upload: Path) -> ImportResult:
+        from desktop.store import json_stream
+        from desktop.store.chatgpt_archive import looks_like_chatgpt
+        from desktop.store.import_chatgpt import parse_chatgpt
+        from desktop.store.import_json import ParsedExport, parse_export
+        from desktop.store.import_staging import Staged, apply_import, stage
+
+        ready: Staged | None = None
+
+        def check() -> None:
+            if job.cancel.is_set():
+                raise _Cancelled
+
+        try:
+            store = await self._stores.get()
+            chatgpt = await asyncio.to_thread(looks_like_chatgpt, upload)
+            parse = parse_chatgpt if chatgpt else partial(parse_export, scratch=self._folder)
+
+            def read(parsed: ParsedExport) -> Staged:
+                def counted(chats: int) -> None:
+                    job.fraction = READING * parsed.position()
+                    check()
+
+                return stage(parsed, self._folder, counted)
+
+            # to_thread carries the context, so reading checks for cancel as it goes; all of
+            # it happens here, before the writer is asked for.
+            with json_stream.checking(check):
+                ready = await asyncio.to_thread(lambda: read(parse(upload)))
+            staged = ready
+
+            def progress(added: int, skipped: int) -> None:
+                job.added, job.skipped = added, skipped
+                job.fraction = READING + (1 - READING) * (added + skipped) / max(1, staged.chats)
+                check()
+
+            def write(db: Any) -> ImportResult:
+                check()
+                return apply_import(db, store.database.attachments_dir, staged, progress)
+
+            return await store.database.write(write)
+        finally:
+            if ready is not None:
+                await asyncio.to_thread(ready.remove)
+            await asyncio.to_thread(upload.unlink, missing_ok=True)
 
     async def aclose(self) -> None:
         for job in self._jobs.values():

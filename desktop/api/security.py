@@ -32,10 +32,6 @@ PROTECTED_PREFIXES = ("/chatkit", "/api/")
 
 CHATKIT_SCRIPT_ORIGIN = "https://cdn.platform.openai.com"
 
-# A second launch asks the first one to show its window; this is the only route it may reach.
-FOCUS_PATH = "/api/instance/focus"
-FOCUS_HEADER = "x-instance-focus"
-
 # `Sec-Fetch-Site` values of requests our own page makes: its fetches and subresources
 # (`same-origin`), and navigations the user started: the address bar, a browser's command line,
 # the window loading the sign-in URL, reloads (`none`). Anything else was started by another page,
@@ -155,10 +151,11 @@ class Guard:
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer " and token_matches(header[7:].strip(), self.token):
             return "bearer"
+        # A second launch asks this one to show its window: the only route its secret opens.
         if (
             request.method == "POST"
-            and request.url.path == FOCUS_PATH
-            and token_matches(request.headers.get(FOCUS_HEADER), self.focus)
+            and request.url.path == env.FOCUS_PATH
+            and token_matches(request.headers.get(env.FOCUS_HEADER), self.focus)
         ):
             return "focus"
         if token_matches(request.cookies.get(self.cookie_name), self.session):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -13,23 +14,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from desktop.api.errors import error_json, parse_body
-from desktop.settings.config import (
-    ENV_API,
-    ENV_BASE_URL,
-    ENV_MODEL,
-    ProviderConfig,
-    apply_env,
-    provider_config,
-)
+from desktop.settings.config import ProviderConfig, apply_env, provider_config
 from desktop.settings.service import SettingsInvalid, SettingsService
 
 if TYPE_CHECKING:
     from desktop.chat.models import ModelCatalog
 
 log = logging.getLogger(__name__)
-
-_ENV_FIELDS = {ENV_BASE_URL: "base_url", ENV_MODEL: "model", ENV_API: "api"}
-_MAX_KEY_CHARS = 512
 
 
 class SettingsUpdate(BaseModel):
@@ -38,8 +29,8 @@ class SettingsUpdate(BaseModel):
     settings: dict[str, Any] = {}
     api_key: str | None = None
     clear_api_key: bool = False
-    # Send the saved key to the (new) base URL too: the user's explicit choice, since a saved
-    # key otherwise goes only to the host it was saved for.
+    # Send the key Settings shows (the saved one, or OPENAI_API_KEY) to the (new) base URL too:
+    # the user's explicit choice, since a key otherwise goes only to the host it is for.
     use_saved_key: bool = False
 
 
@@ -49,6 +40,7 @@ def settings_router(
     *,
     data_dir: Path,
     log_file: Callable[[], Path | None],
+    today: Callable[[], date] = date.today,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -82,45 +74,40 @@ def settings_router(
             return {"ok": False, "message": exc.message, "fields": exc.fields}
         candidate = apply_env(candidate, service.env)
         typed = (update.api_key or "").strip()
-        # The saved key goes only to the address it was saved for: whatever script runs in the
-        # page must not be able to send it anywhere else by testing another URL.
+        # Testing another URL doesn't take the user's key there: only the key for that address
+        # goes, or, with use_saved_key, the key Settings shows. That flag is the user's explicit
+        # choice (the "Use my saved key with <host>" box, ticked before testing), as on save; it
+        # gives a page script nothing that PUT /api/settings with it wouldn't.
         key = typed or service.key_for(candidate.base_url, use_saved_key=update.use_saved_key)
-        result = await _probe(await models(), provider_config(candidate, key))
-        saved_for = service.saved_key_host()
-        if not result["ok"] and not key and saved_for:
-            result["message"] += " " + _saved_key_hint(saved_for, candidate.base_url)
+        withheld = None if key else service.withheld_for(candidate.base_url)
+        cfg = provider_config(candidate, key, key_withheld_for=withheld)
+        result = await _probe(await models(), cfg, today())
+        if not result["ok"] and cfg.key_withheld_for:
+            result["message"] += " " + cfg.key_withheld_message()
         return result
 
     @router.get("/api/models")
     async def list_models() -> Response:
         cfg = service.provider_config()
-        result = await _probe(await models(), cfg)
+        result = await _probe(await models(), cfg, today())
         if not result["ok"] and cfg.key_withheld_for:
-            result["message"] += " " + _saved_key_hint(cfg.key_withheld_for, cfg.base_url)
+            result["message"] += " " + cfg.key_withheld_message()
         if not result["ok"]:
             return error_json(502, "provider_error", result["message"])
-        return JSONResponse({"models": result["models"]})
+        return JSONResponse({"models": result["models"], "retiring": result["retiring"]})
 
     return router
-
-
-def _saved_key_hint(saved_for: str, base_url: str) -> str:
-    host = urlsplit(base_url).netloc
-    return (
-        f"The saved API key is for {saved_for}, so it was not sent to {host}: enter the key "
-        f"for {host} in Settings, or choose to use the saved key with it."
-    )
 
 
 def _invalid(exc: SettingsInvalid) -> JSONResponse:
     return error_json(400, exc.code, exc.message, exc.fields)
 
 
-async def _probe(models: ModelCatalog, cfg: ProviderConfig) -> dict[str, Any]:
+async def _probe(models: ModelCatalog, cfg: ProviderConfig, today: date) -> dict[str, Any]:
     """Test connection: list the provider's models, now (not from the composer's cache)."""
     found = await models.fetch(cfg, timeout_s=15)
     if not found.listed:
-        return {"ok": False, "message": found.message, "models": []}
+        return {"ok": False, "message": found.message, "models": [], "retiring": {}}
     host = urlsplit(cfg.base_url).netloc
     names = list(found.models)
     note = "" if cfg.model in names else f" The model '{cfg.model}' is not among them."
@@ -128,4 +115,6 @@ async def _probe(models: ModelCatalog, cfg: ProviderConfig) -> dict[str, Any]:
         "ok": True,
         "message": f"Connected to {host}: {len(names)} models available.{note}",
         "models": names,
+        # Each model's shutdown, as GET /api/composer has it.
+        "retiring": found.retirements_view(today, [cfg.model]),
     }

@@ -26,15 +26,20 @@ def build_agent(
     extra_tools: Sequence[Tool] = (),
     blocked: Callable[[str], bool] = lambda _: False,
     asks: Callable[[str], bool] = lambda _: False,
+    allowed: Callable[[str], bool] = lambda _: False,
 ) -> Agent[DesktopAgentContext]:
     """`hosted`: the provider is OpenAI's Responses API, where OpenAI's own tools run (anywhere
     else they would fail the request, so they are left out). `extra_tools`: the MCP tools this
     assistant may use; `blocked`: tools Settings says never to offer; `asks`: built-in tools
-    whose calls wait for the user's approval in this chat."""
+    whose calls wait for the user's approval in this chat; `allowed`: tools Settings explicitly
+    allows, whose own per-call checks (read_web_page's) then don't ask either."""
     names = [
         n for n in assistant.tools if (hosted or n not in hosted_tool_names()) and not blocked(n)
     ]
-    own = [_asking(t) if asks(t.name) else t for t in registry.tools(names)]
+    own = [
+        _asking(t) if asks(t.name) else _quiet(t) if allowed(t.name) else t
+        for t in registry.tools(names)
+    ]
     tools: list[Tool] = [*own, *extra_tools] if with_tools else []
     in_page = sorted(client_tool_names() & {t.name for t in tools})
     return Agent[DesktopAgentContext](
@@ -54,6 +59,12 @@ def _asking(tool: Tool) -> Tool:
     # argument parsing fills in defaults, which would make allowed tools ask too.
     return (
         dataclasses.replace(tool, needs_approval=True) if isinstance(tool, FunctionTool) else tool
+    )
+
+
+def _quiet(tool: Tool) -> Tool:
+    return (
+        dataclasses.replace(tool, needs_approval=False) if isinstance(tool, FunctionTool) else tool
     )
 
 

@@ -47,6 +47,10 @@ class ToolRules:
             return "ask"
         return chosen
 
+    def explicitly_allowed(self, key: str) -> bool:
+        """The user chose "Allow" for this very tool in Settings (and not "always ask")."""
+        return not self.always_ask and self.policies.get(key) == "allow"
+
     def blocked(self, key: str) -> bool:
         return self.policy(key) == "block"
 

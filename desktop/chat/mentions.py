@@ -22,6 +22,8 @@ from desktop.store.chat_store import SQLiteStore
 MAX_TAG_CHARS = 4_000
 # Where the text sent for a tag is kept, inside the tag's `data`.
 SENT_KEY = "sent"
+# How long the mentions of one message may take to read.
+READ_TIMEOUT_S = 10.0
 
 
 def sent_text(tag: UserMessageTagContent) -> str:
@@ -39,10 +41,20 @@ class Mentions:
 
     async def resolve(self, message: UserMessageInput) -> None:
         """Read every tag of a message the user is sending, in place, before it is saved."""
-        for part in message.content:
-            if isinstance(part, UserMessageTagContent):
-                # Whatever the request carried under the key is replaced, never trusted.
-                part.data = {**part.data, SENT_KEY: await self._read(part)}
+        tags = [p for p in message.content if isinstance(p, UserMessageTagContent)]
+        # Together, and briefly: this runs before the reply's stream starts, so nothing could
+        # show a slow MCP server's wait or stop it.
+        texts = await asyncio.gather(*(self._read_in_time(tag) for tag in tags))
+        for tag, text in zip(tags, texts, strict=True):
+            # Whatever the request carried under the key is replaced, never trusted.
+            tag.data = {**tag.data, SENT_KEY: text}
+
+    async def _read_in_time(self, tag: UserMessageTagContent) -> str:
+        try:
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                return await self._read(tag)
+        except TimeoutError:
+            return f"[{tag.text} couldn't be read within {READ_TIMEOUT_S:g} s.]"
 
     async def _read(self, tag: UserMessageTagContent) -> str:
         kind = str(tag.data.get("type", ""))

@@ -48,9 +48,10 @@ class _EndlessStream(httpx2.RemoteProtocolError):
 
 
 # What one streamed reply may send. The SDK reads a stream ahead of the chat into an unbounded
-# queue, so the chat's own cap (reply_cap) can't stop the reading: this does, a little past it
-# (room for the events that aren't text), and the chat then keeps what it had.
-MAX_STREAM_EVENTS = MAX_REPLY_PIECES + 2_000
+# queue, so the chat's own cap (reply_cap) can't stop the reading: this does, as a backstop past
+# it with room for the events that aren't reply text (a tool call's arguments, reasoning), and
+# the chat then keeps what it had.
+MAX_STREAM_EVENTS = 2 * MAX_REPLY_PIECES + 2_000
 MAX_STREAM_BYTES = 32 * 1024 * 1024
 
 
@@ -194,10 +195,15 @@ def _provider_detail(exc: openai.APIStatusError, secret: str | None) -> str:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         body = body["error"]
     message = str(body.get("message") or "") if isinstance(body, dict) else ""
-    message = message.strip()[:200]
+    return scrubbed(message, secret)
+
+
+def scrubbed(text: str, secret: str | None, limit: int = 200) -> str:
+    """A short message from outside (a provider, the SDK), with anything key-like removed."""
+    text = " ".join(text.split())[:limit]
     if secret:
-        message = message.replace(secret, "[key]")
-    return re.sub(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}", "[key]", message)
+        text = text.replace(secret, "[key]")
+    return re.sub(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}", "[key]", text)
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
@@ -219,11 +225,7 @@ def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> Pro
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status in (401, 403) and cfg.key_withheld_for and not cfg.api_key:
-            return KeyRejected(
-                f"{host} needs an API key: your saved key is for {cfg.key_withheld_for}, so it "
-                f"was not sent here. Enter the key for {host} in Settings, or choose to use the "
-                "saved key with it."
-            )
+            return KeyRejected(f"{host} needs an API key. {cfg.key_withheld_message()}")
         if status in (401, 403):
             return KeyRejected(
                 f"{host} rejected the API key ({status}). Check the key in Settings."
@@ -273,6 +275,15 @@ def translate(exc: BaseException, cfg: ProviderConfig, *, streamed: bool) -> Pro
         return ResponseInterrupted(
             f"The reply from {host} ended before it finished. The partial reply was not saved."
         )
-    if isinstance(exc, UserError | AgentsException):
-        return ProviderError(f"The request to {host} couldn't be made: {type(exc).__name__}.")
+    if isinstance(exc, UserError):
+        # Nothing was sent: the app (or the SDK under it) couldn't put the request together.
+        return ProviderError(
+            f"The app couldn't build the request for {host}: "
+            f"{scrubbed(str(exc), cfg.api_key) or type(exc).__name__}."
+        )
+    if isinstance(exc, AgentsException):
+        return ResponseInterrupted(
+            f"The answer from {host} couldn't be read: "
+            f"{scrubbed(str(exc), cfg.api_key) or type(exc).__name__}."
+        )
     return None

@@ -35,7 +35,14 @@ from desktop.chat.approval_flow import ApprovalFlow
 from desktop.chat.approvals import ToolRules
 from desktop.chat.history import AssistantIds
 from desktop.chat.images import StoredImages
-from desktop.chat.provider import ProviderClients, rejects_tools, stopped_endless, translate
+from desktop.chat.paused_state import resumable
+from desktop.chat.provider import (
+    ProviderClients,
+    rejects_tools,
+    scrubbed,
+    stopped_endless,
+    translate,
+)
 from desktop.chat.reply_cap import MAX_REPLY_CHARS, MAX_REPLY_PIECES, ReplyCap, cut_note
 from desktop.chat.sources import AnnotationSafeResult, with_sources
 from desktop.chat.tools.mcp_tools import function_tool as mcp_function_tool
@@ -108,6 +115,7 @@ class AgentRuns:
             ],
             blocked=rules.blocked,
             asks=lambda name: rules.asks(name, thread),
+            allowed=rules.explicitly_allowed,
         )
         ac = DesktopAgentContext(
             thread=thread,
@@ -214,7 +222,9 @@ class AgentRuns:
             if error is None:
                 log.exception("reply failed")
                 raise
-            log.warning("reply failed: %s (%s)", error.code, type(exc).__name__)
+            # The cause in the log, not only its type: "UserError" alone says nothing.
+            cause = scrubbed(str(exc), cfg.api_key, limit=500)
+            log.warning("reply failed: %s (%s: %s)", error.code, type(exc).__name__, cause)
             raise CustomStreamError(error.message, allow_retry=error.allow_retry) from exc
 
     @staticmethod
@@ -240,7 +250,7 @@ class AgentRuns:
         async def paused_state(agent: Agent[Any], ac: DesktopAgentContext) -> Any:
             try:
                 state = await RunState.from_string(
-                    agent, run.state, context_deserializer=lambda _: ac
+                    agent, resumable(run.state), context_deserializer=lambda _: ac
                 )
             except Exception as exc:
                 log.warning("a paused run couldn't resume: %s", type(exc).__name__)

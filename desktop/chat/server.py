@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from agents import Agent
@@ -19,6 +19,7 @@ from chatkit.types import (
     ClientToolCallItem,
     FeedbackKind,
     HiddenContextItem,
+    NoticeEvent,
     SyncCustomActionResponse,
     ThreadItemDoneEvent,
     ThreadMetadata,
@@ -45,6 +46,7 @@ from desktop.chat.choices import ChatChoice
 from desktop.chat.converter import DesktopConverter, sendable_attachments
 from desktop.chat.history import AssistantIds, History
 from desktop.chat.mentions import Mentions
+from desktop.chat.model_choice import ModelChooser
 from desktop.chat.models import ModelCatalog
 from desktop.chat.protocol import parse_request
 from desktop.chat.provider import ProviderClients
@@ -70,6 +72,9 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         config: Callable[[], ProviderConfig],
         clients: ProviderClients | None = None,
         mcp: McpHub | None = None,
+        *,
+        move_default: Callable[[str, str], bool] | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         super().__init__(store, store.attachments)
         self.db = store
@@ -79,6 +84,7 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
         self.history = History(store)
         self.assistants = Assistants(store.database, CATALOG, lambda: self._config().system_prompt)
         self.models = ModelCatalog(self.clients)
+        self.chooser = ModelChooser(self.models, config, store.database, move_default, today)
         self.approval_flow = ApprovalFlow(store)
         self.runs = AgentRuns(store, self.clients, ToolRegistry(), mcp, self.approval_flow)
         self.mentions = Mentions(store, mcp)
@@ -162,7 +168,10 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
             choice = choice.picked(input_user_message.inference_options)
             choice.save(thread)  # saved with the thread at the end of the turn
         assistant = await self.assistants.resolve(choice.assistant_id)
-        cfg = self._config_for(choice.model or assistant.model)
+        model, notice = await self.chooser.for_turn(thread, choice, assistant.model)
+        if notice:
+            yield NoticeEvent(level="info", message=notice)
+        cfg = self._config_for(model)
         pending_title = self.titles.start(thread, input_user_message, cfg)
         ids = AssistantIds(lambda: self.store.generate_item_id("message", thread, context))
         prepared: list[Any] = []
@@ -209,7 +218,10 @@ class DesktopChatServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         """Go on with a run the user answered every approval card of."""
         assistant = await self.assistants.resolve(run.assistant_id)
-        cfg = self._config_for(run.model or assistant.model)
+        use = await self.chooser.choose(run.model or assistant.model or self._config().model)
+        if use.notice:  # the paused run's model shut down or left meanwhile
+            yield NoticeEvent(level="info", message=use.notice)
+        cfg = self._config_for(use.model)
         async for event in self.runs.resume(thread, run, assistant, cfg, context):
             yield event
 

@@ -7,9 +7,7 @@ kept as they are, and a file that can't be read is reported, never overwritten.
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from urllib.parse import urlsplit
 
 from desktop.errors import ConfigError
 from desktop.fileio import atomic_write
+from desktop.mcp.claude_desktop import claude_desktop_config, read_servers
 from desktop.mcp.masking import MASK, masked_url, unmask
 
 __all__ = ["MASK", "McpConfig", "McpConfigFile", "ServerSpec", "claude_desktop_config"]
@@ -259,15 +258,7 @@ class McpConfigFile:
     def import_from(self, source: Path) -> tuple[list[str], list[str]]:
         """Copy the servers of another app's config (Claude Desktop's) that aren't here yet.
         Returns (added, skipped) names."""
-        try:
-            other = json.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"There is no file at {source}.") from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"Can't read {source.name}: {type(exc).__name__}.") from exc
-        theirs = other.get("mcpServers") if isinstance(other, dict) else None
-        if not isinstance(theirs, dict):
-            raise ConfigError(f"{source.name} has no “mcpServers” to import.")
+        theirs = read_servers(source)
         doc = self._document()
         added, skipped = [], []
         for name, raw in theirs.items():
@@ -287,18 +278,3 @@ class McpConfigFile:
 
     def _write(self, doc: dict[str, Any]) -> None:
         atomic_write(self.path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-
-
-def claude_desktop_config(
-    home: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Path:
-    """Where Claude Desktop keeps its config on this system."""
-    home = home or Path.home()
-    environ = os.environ if environ is None else environ
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json"
-    if sys.platform == "win32":
-        base = environ.get("APPDATA") or str(home / "AppData" / "Roaming")
-        return Path(base) / "Claude" / "claude_desktop_config.json"
-    base = environ.get("XDG_CONFIG_HOME") or str(home / ".config")
-    return Path(base) / "Claude" / "claude_desktop_config.json"

@@ -2,7 +2,8 @@
 password in a `url`), and which stored values a masked value sent back may keep.
 
 A stored secret belongs to the destination it was saved for: the `url` of a remote server, or the
-`command`, `args` and `cwd` of a program (a relative command or argument is found from `cwd`).
+`command`, `args` and `cwd` of a program (a relative command or argument is found from `cwd`) and
+the `env` values that decide which code that program runs (PATH, NODE_OPTIONS, LD_PRELOAD, ...).
 When an edit changes the destination, keeping a masked value would hand the secret to a host or a
 program the user never gave it to, so the edit is refused until those values are typed again.
 """
@@ -52,17 +53,81 @@ def _destination(entry: Mapping[str, Any]) -> tuple[Any, ...]:
     return ("command", entry.get("command"), entry.get("args") or [], entry.get("cwd") or None)
 
 
+# Environment variables that change which program or code a command runs. A typed change to one
+# of them is a new destination, like a new command.
+_LAUNCH_ENV = frozenset(
+    {
+        # where programs are found, and the start-up files of shells
+        "PATH",
+        "PATHEXT",
+        "COMSPEC",
+        "SHELL",
+        "BASH_ENV",
+        "ENV",
+        # where tools read their set-up (npm's registry, pip's index)
+        "HOME",
+        "USERPROFILE",
+        "APPDATA",
+        "XDG_CONFIG_HOME",
+        # code loaded before the program's own
+        "NODE_OPTIONS",
+        "PYTHONSTARTUP",
+        "PERL5OPT",
+        "RUBYOPT",
+        "JAVA_TOOL_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "_JAVA_OPTIONS",
+        # where modules and libraries are found
+        "NODE_PATH",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONUSERBASE",
+        "PERL5LIB",
+        "PERLLIB",
+        "RUBYLIB",
+        "CLASSPATH",
+        # where uvx and pip fetch the package to run, and with which Python
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "UV_INDEX",
+        "UV_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "UV_EXTRA_INDEX_URL",
+        "UV_PYTHON",
+    }
+)
+# The dynamic loader's (LD_PRELOAD, DYLD_INSERT_LIBRARIES, ...), npm's, Bun's and Deno's.
+_LAUNCH_ENV_PREFIXES = ("LD_", "DYLD_", "NPM_CONFIG_", "BUN_", "DENO_")
+
+
+def _launch_env(entry: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The env values of `entry` that decide what its program runs, by name; a MASK value
+    stands for the stored one. Names are recognised in any case, as Windows reads them."""
+    env, saved = entry.get("env"), stored.get("env")
+    env = env if isinstance(env, dict) else {}
+    saved = saved if isinstance(saved, dict) else {}
+    found: dict[str, Any] = {}
+    for name, value in env.items():
+        upper = str(name).upper()
+        if upper in _LAUNCH_ENV or upper.startswith(_LAUNCH_ENV_PREFIXES):
+            found[str(name)] = saved.get(name, value) if value == MASK else value
+    return found
+
+
 def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     old, new = _destination(before), _destination(after)
     if old[0] != new[0]:
         return ["url"] if new[0] == "url" else ["command"]
     if new[0] == "url":
         return ["url"] if old != new else []
-    return [
+    changed = [
         name
         for name, a, b in zip(("command", "args", "cwd"), old[1:], new[1:], strict=True)
         if a != b
     ]
+    was, now = _launch_env(before, before), _launch_env(after, before)
+    changed += sorted(name for name in was.keys() | now.keys() if was.get(name) != now.get(name))
+    return changed
 
 
 def _masked_keys(raw: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -26,7 +26,7 @@ Theme = Literal["system", "light", "dark"]
 ChatInterface = Literal["auto", "chatkit", "builtin"]
 ToolPolicy = Literal["ask", "allow", "block"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_MODEL = "gpt-5-mini"
+DEFAULT_MODEL = "gpt-6.1-terra"
 
 # What choosing a provider in Settings fills in. Local servers speak Chat Completions.
 PROVIDER_PRESETS: dict[str, tuple[str, ApiFlavour]] = {
@@ -157,13 +157,23 @@ class ProviderConfig:
     web_allowed_hosts: tuple[str, ...] = ()
     tool_policies: tuple[tuple[str, ToolPolicy], ...] = ()
     always_ask_tools: bool = False
-    # The host the saved key is for, when it was not sent here (another host): what a refusal
-    # should tell the user to do.
+    # The host the user's key (OPENAI_API_KEY or the saved one) is for, when it was not sent
+    # here (another host): what a refusal should tell the user to do.
     key_withheld_for: str | None = None
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
         return f"ProviderConfig(base_url={self.base_url!r}, api={self.api!r}, model={self.model!r}, key={key})"
+
+    def key_withheld_message(self) -> str:
+        """Why no key went to this host and what to do about it: one wording for Settings' test,
+        the models list and a refused reply."""
+        host = urlsplit(self.base_url).netloc or self.base_url
+        return (
+            f"Your API key is for {self.key_withheld_for or 'another host'}, so it was not sent "
+            f"to {host}. Enter the key for {host} in Settings, or choose there to use your key "
+            "with it."
+        )
 
     @property
     def is_openai(self) -> bool:

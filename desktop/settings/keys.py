@@ -1,4 +1,5 @@
-"""Where the user's API key lives. Lookup order: OPENAI_API_KEY, then the key store.
+"""Where the user's saved API key lives (desktop.settings.service decides which key, if any, a
+host gets: OPENAI_API_KEY or this one).
 
 The key store is the OS keychain (via `keyring`) when a real backend is available; otherwise a
 file `<data dir>/api_key` created with mode 0600, so no other user can read it. The key is never
@@ -7,7 +8,7 @@ written to the settings file, the database or a log.
 A saved key is stored with the origin (scheme, host and port) it was saved for, and is sent only
 there: changing the base URL must not hand the key to another host. The binding lives with the
 key, not in settings.json, so that a settings file from a backup can't rebind it. A key saved by
-an older version has no origin yet; the settings service binds it to the base URL in force.
+an older version has no origin yet; the settings service binds it to the base URL the user saved.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from desktop.env import API_KEY as ENV_API_KEY
 from desktop.fileio import atomic_write
 
 log = logging.getLogger(__name__)
@@ -54,6 +53,11 @@ def display_host(origin: str) -> str:
     netloc = parts.netloc
     default = _DEFAULT_PORTS.get(parts.scheme)
     return netloc.removesuffix(f":{default}") if default else netloc
+
+
+def web_origin(origin: str) -> str:
+    """An origin as a browser's `URL.origin` spells it (no default port), for the page."""
+    return f"{urlsplit(origin).scheme}://{display_host(origin)}"
 
 
 def _encode(key: str, origin: str | None) -> str:
@@ -141,10 +145,14 @@ class KeyStore:
     def record(self) -> tuple[str | None, str | None]:
         """The saved key and the origin it is bound to (None for a key saved before binding)."""
         with self._lock:
-            if not self._loaded:
-                self._cached, self._origin = _decode(self._read())
-                self._loaded = True
-            return self._cached, self._origin
+            return self._load()
+
+    def _load(self) -> tuple[str | None, str | None]:
+        """`record`, for callers that hold the lock already."""
+        if not self._loaded:
+            self._cached, self._origin = _decode(self._read())
+            self._loaded = True
+        return self._cached, self._origin
 
     def peek(self) -> str | None:
         """The key if it has been read already; never touches the keychain."""
@@ -165,20 +173,28 @@ class KeyStore:
                     return value
         return self.file.get()
 
-    def set(self, key: str, origin: str | None = None) -> None:
-        """Save `key` for `origin` (a URL or an origin; None leaves it unbound until the
-        settings service binds it)."""
+    def set(self, key: str, origin: str) -> None:
+        """Save `key` for `origin` (a URL or an origin). A key that can't be written is not
+        kept: saving it fails, and the user sees that."""
         key = key.strip()
-        bound = origin_of(origin) if origin else None
+        bound = origin_of(origin)
         with self._lock:
             self._write(_encode(key, bound))
             self._cached, self._origin, self._loaded = key, bound, True
 
     def bind(self, origin: str) -> None:
-        """Send the saved key to `origin` (a URL or an origin) from now on, and nowhere else."""
-        key = self.get()
-        if key is not None:
-            self.set(key, origin)
+        """Send the saved key to `origin` (a URL or an origin) from now on, and nowhere else.
+
+        The binding holds in memory before it is written: if writing fails (a keychain that
+        won't), it still holds for this run, rather than leaving the key unbound and free to be
+        bound to whatever base URL is in force next."""
+        bound = origin_of(origin)
+        with self._lock:
+            key, _ = self._load()
+            if key is None:
+                return
+            self._origin = bound
+            self._write(_encode(key, bound))
 
     def _write(self, stored: str) -> None:
         if self.use_keychain:
@@ -199,12 +215,3 @@ class KeyStore:
                     keyring.delete_password(KEYRING_SERVICE, self.account)
             self.file.clear()
             self._cached, self._origin, self._loaded = None, None, True
-
-
-def lookup_key(env: Mapping[str, str], store: KeyStore) -> tuple[str | None, KeySource]:
-    if env.get(ENV_API_KEY):
-        return env[ENV_API_KEY], "env"
-    key = store.get()
-    if key:
-        return key, store.backend
-    return None, "none"

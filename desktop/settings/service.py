@@ -26,7 +26,7 @@ from desktop.settings.config import (
     provider_config,
     save_settings,
 )
-from desktop.settings.keys import KeyStore, display_host, lookup_key, origin_of
+from desktop.settings.keys import KeySource, KeyStore, display_host, origin_of, web_origin
 from desktop.store.attachment_rules import page_limits
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,11 @@ class SettingsService:
         self._lock = threading.Lock()
         self._saved = load_settings(settings_path)
         self._effective = apply_env(self._saved, env)
+        # OPENAI_API_KEY goes to the origin in force at launch (OPENAI_BASE_URL's when that is
+        # set, which no saved setting overrides), and to hosts the user opts in to this run; a
+        # saved or restored base_url elsewhere doesn't take it along.
+        self._env_key_home = origin_of(self._effective.base_url)
+        self._env_key_origins = {self._env_key_home}
 
     def effective(self) -> Settings:
         return self._effective
@@ -83,39 +88,45 @@ class SettingsService:
         return self.key_for(self._effective.base_url)
 
     def key_for(self, base_url: str, *, use_saved_key: bool = False) -> str | None:
-        """The key that may be sent to `base_url`. OPENAI_API_KEY goes where the settings in
-        force point (with OPENAI_BASE_URL, that is the user's own pairing); the saved key goes
-        only to the origin it was saved for, unless the user said to use it there too."""
-        if self.env.get(ENV_API_KEY):
-            same = origin_of(base_url) == origin_of(self._effective.base_url)
-            return self.env[ENV_API_KEY] if same else None
-        key, origin = self._saved_key()
+        """The key that may be sent to `base_url`: the user's key for its origin, or, with
+        `use_saved_key` (the user's explicit choice), the key Settings shows, wherever it is for."""
+        key, _, origin = self._shown_key(base_url)
         if key and (use_saved_key or origin == origin_of(base_url)):
             return key
         return None
 
-    def saved_key_host(self) -> str | None:
-        """The host the saved key is for (None when there is none, or OPENAI_API_KEY wins)."""
-        if self.env.get(ENV_API_KEY):
-            return None
-        key, origin = self._saved_key()
-        return display_host(origin) if key and origin else None
-
-    def withheld_for(self) -> str | None:
-        """The host the saved key is for, when the base URL in force is another one."""
-        if self.env.get(ENV_API_KEY):
-            return None
-        key, origin = self._saved_key()
-        if key and origin and origin != origin_of(self._effective.base_url):
+    def withheld_for(self, base_url: str | None = None) -> str | None:
+        """The host the user's key is for, when it is not sent to `base_url` (by default the
+        one in force) because that is another host."""
+        url = base_url or self._effective.base_url
+        key, _, origin = self._shown_key(url)
+        if key and origin and origin != origin_of(url):
             return display_host(origin)
         return None
+
+    def _shown_key(self, base_url: str) -> tuple[str | None, KeySource, str | None]:
+        """(key, where it comes from, the origin it is for) of the key Settings shows for
+        `base_url`: the one for its origin (OPENAI_API_KEY first), else OPENAI_API_KEY, else
+        the saved key."""
+        here = origin_of(base_url)
+        env_key = self.env.get(ENV_API_KEY)
+        if env_key and here in self._env_key_origins:
+            return env_key, "env", here  # the key store isn't read: nothing there is needed
+        saved, saved_for = self._saved_key()
+        if saved and saved_for == here:
+            return saved, self.keys.backend, saved_for
+        if env_key:
+            return env_key, "env", self._env_key_home
+        if saved:
+            return saved, self.keys.backend, saved_for
+        return None, "none", None
 
     def _saved_key(self) -> tuple[str | None, str | None]:
         key, origin = self.keys.record()
         if key and origin is None:
-            # Saved before keys were bound: it has been going to the base URL in force, so that
-            # is the host the user chose for it.
-            origin = origin_of(self._effective.base_url)
+            # Saved before keys were bound: it has been going to the base URL the user saved,
+            # so that is the host the user chose for it (not an OPENAI_BASE_URL of this launch).
+            origin = origin_of(self._saved.base_url)
             try:
                 self.keys.bind(origin)
             except Exception as exc:  # a keychain that won't write: bound for this run only
@@ -135,19 +146,12 @@ class SettingsService:
         except ValidationError as exc:
             raise SettingsInvalid(_field_errors(exc)) from exc
 
-    def update(self, changes: Mapping[str, Any]) -> None:
+    def set_key(self, key: None) -> None:
+        """Forget the saved key, and the hosts OPENAI_API_KEY was allowed to this run (an erase
+        of all data). A key is saved by `save`, which binds it to its address."""
         with self._lock:
-            updated = self.candidate(changes)
-            save_settings(self.path, updated)
-            self._saved = updated
-            self._effective = apply_env(updated, self.env)
-
-    def set_key(self, key: str | None) -> None:
-        """Save `key` for the base URL in force, or forget the saved key (None)."""
-        if key is None:
             self.keys.clear()
-            return
-        self.keys.set(_checked_key(key), self._effective.base_url)
+            self._env_key_origins = {self._env_key_home}
 
     def save(
         self,
@@ -157,19 +161,23 @@ class SettingsService:
         clear_key: bool = False,
         use_saved_key: bool = False,
     ) -> None:
-        """Settings and the key together: a typed key (or, with `use_saved_key`, the saved one)
-        is bound to the base URL these settings put in force. Nothing changes if any is wrong."""
-        self._saved_key()  # an unbound key belongs to the address it was used with until now
+        """Settings and the key together: a typed key (or, with `use_saved_key`, the key Settings
+        shows) is for the base URL these settings put in force. Nothing changes if any is wrong."""
+        self._saved_key()  # an unbound key belongs to the address saved before this change
         with self._lock:
             updated = self.candidate(changes) if changes else self._saved
             target = apply_env(updated, self.env).base_url
             typed = _checked_key(api_key) if api_key is not None else None
-            if use_saved_key and typed is None and not self.keys.get():
+            shown, source, _ = self._shown_key(target)
+            if use_saved_key and typed is None and not shown:
                 raise SettingsInvalid({"use_saved_key": "there is no saved key to use"})
             if typed is not None:
                 self.keys.set(typed, target)
             elif clear_key:
                 self.keys.clear()
+            elif use_saved_key and source == "env":
+                # OPENAI_API_KEY can't be rebound for good: the user's choice holds this run.
+                self._env_key_origins.add(origin_of(target))
             elif use_saved_key:
                 self.keys.bind(target)
             if changes:
@@ -185,8 +193,8 @@ class SettingsService:
 
     def view(self, *, log_file: Path | None, data_dir: Path) -> dict[str, Any]:
         """What the page may see. The key itself never leaves the process: only its last 4."""
-        key, source = lookup_key(self.env, self.keys)
-        saved_for = None if source == "env" else self._saved_key()[1]
+        here = self._effective.base_url
+        key, source, origin = self._shown_key(here)
         withheld = self.withheld_for()
         return {
             "settings": self._effective.model_dump(),
@@ -198,12 +206,12 @@ class SettingsService:
                 "source": source,
                 "storage": self.keys.backend,
                 "from_env": ENV_API_KEY if source == "env" else None,
-                # The host a saved key is sent to, and the one it is not sent to until the
-                # user types its key or chooses to use the saved one there.
-                "for_host": display_host(saved_for) if key and saved_for else None,
-                "needs_key_for": display_host(origin_of(self._effective.base_url))
-                if withheld
-                else None,
+                # The host the key is sent to (and its origin, as a page's URL spells it, so the
+                # page can offer to use it elsewhere), and the host it is not sent to until the
+                # user types that host's key or chooses to use this one there.
+                "for_host": display_host(origin) if origin else None,
+                "for_origin": web_origin(origin) if origin else None,
+                "needs_key_for": display_host(origin_of(here)) if withheld else None,
             },
             "needs_onboarding": self.needs_onboarding(),
             "presets": {

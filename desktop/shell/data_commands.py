@@ -65,12 +65,17 @@ class _Progress:
     def __init__(self) -> None:
         self._shown = time.monotonic()  # quick imports show no progress at all
 
+    def read(self, chats: int) -> None:
+        self._show(f"Importing… {chats:,} chats read and checked. Ctrl+C cancels.")
+
     def __call__(self, added: int, skipped: int) -> None:
+        self._show(f"Importing… {added:,} chats added ({skipped:,} already here). Ctrl+C cancels.")
+
+    def _show(self, line: str) -> None:
         now = time.monotonic()
         if now - self._shown < 0.5:
             return
         self._shown = now
-        line = f"Importing… {added + skipped:,} chats read ({added:,} new). Ctrl+C cancels."
         end = "\r" if sys.stderr.isatty() else "\n"
         print(line, end=end, file=sys.stderr, flush=True)
 
@@ -84,7 +89,7 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
     from desktop.paths import resolve_paths
     from desktop.settings.config import load_settings
     from desktop.shell.instance import InstanceLock
-    from desktop.store.backups import create_backup, find_backup, restore_backup
+    from desktop.store.backups import create_backup, find_backup, restore_backup, restored_line
 
     lock = InstanceLock(data)
     held = lock.acquire()
@@ -108,9 +113,13 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
             from desktop.store.import_json import parse_export, write_import
 
             source = Path(args.path).expanduser()
-            parse = parse_chatgpt if looks_like_chatgpt(source) else parse_export
+            # Attachments are decoded to files in the data dir, so staging renames them.
+            scratch = data / "imports"
+            chatgpt = looks_like_chatgpt(source)
             try:
-                result = write_import(data, parse(source), _Progress())
+                parsed = parse_chatgpt(source) if chatgpt else parse_export(source, scratch)
+                shown = _Progress()
+                result = write_import(data, parsed, shown, shown.read)
             except KeyboardInterrupt:
                 return fail("import cancelled; nothing was added.", 130)
             except RecursionError:
@@ -131,7 +140,7 @@ def run_command(args: argparse.Namespace, data: Path) -> int:
             return 0
         chosen = find_backup(data, args.backup)
         saved = restore_backup(data, chosen, keep=keep)
-        print(f"Restored {chosen.name}.")
+        print(restored_line(chosen))
         if saved is not None:
             print(f"What was there before is kept as {saved.path}.")
         return 0

@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from desktop.env import FOCUS_HEADER, FOCUS_PATH
 from desktop.fileio import atomic_write
 
 LOCK_NAME = ".instance.lock"
 INFO_NAME = ".instance.json"
-# Named here too (desktop.api.security checks them) so a second launch needn't import the server.
-FOCUS_PATH = "/api/instance/focus"
-FOCUS_HEADER = "X-Instance-Focus"
 
 
 def _try_lock(handle: IO[bytes]) -> bool:

@@ -141,6 +141,8 @@ def serve_window(launch: Launch) -> int:
         except DesktopError as exc:
             state["code"] = fail(exc.message)
             window.show_error(exc.message)
+            # What scripts (and tests) wait for before they close it, instead of guessing a time.
+            print("ChatKit Desktop window shows why it can't start", flush=True)
             return
         server = make_server(app)
         thread = threading.Thread(

@@ -6,7 +6,8 @@ given its final name, so one that fails never replaces or hides a good one. The 
 are kept. The API key is never part of a backup.
 
 Restoring checks the backup first (restore_checks.py): a backup can come from anywhere, and one
-with schema objects of its own or links in it is refused before anything changes.
+with schema objects of its own or links in it is refused before anything changes. One named by a
+path outside the backups folder brings its settings and MCP servers unable to act (side_files.py).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import os
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from desktop import __version__
 from desktop.errors import BackupRefused, NotFound, StoreError
-from desktop.fileio import make_private, owner_only
+from desktop.fileio import make_private, owner_only, remove_tree
 from desktop.store.restore_checks import (
     DB_NAME,
     SIDE_FILES,
@@ -30,8 +31,8 @@ from desktop.store.restore_checks import (
     check_database,
     check_schema,
     copy_tree,
-    read_side_file,
 )
+from desktop.store.side_files import OUTSIDE_NOTE, put_side_files, stage_side_files
 
 MANIFEST = "backup.json"
 DEFAULT_KEEP = 7
@@ -44,6 +45,9 @@ class BackupInfo:
     created: float
     reason: str
     size: int
+    # Named by a path outside the data dir's backups folder: not necessarily the user's own,
+    # so its settings and MCP servers come back unable to act (side_files.py).
+    outside: bool = False
 
     @property
     def name(self) -> str:
@@ -90,7 +94,9 @@ def create_backup(
     work = root / f".partial-{final.name}"
     try:
         work.mkdir(parents=True)
-        make_private(root)
+        # The folder itself, not what is in it: the earlier backups were made private when they
+        # were made, and one nested past the recursion limit must not fail this one.
+        owner_only(root)
         make_private(work)
         _copy_database(database, work / DB_NAME)
         attachments = data_dir / "attachments"
@@ -104,9 +110,9 @@ def create_backup(
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         work.rename(final)
         make_private(final)
-    except (OSError, sqlite3.Error, StoreError) as exc:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(work)
+    except (OSError, sqlite3.Error, StoreError, RecursionError) as exc:
+        # RecursionError: shutil.copytree recurses, and a folder can be nested past its limit.
+        remove_tree(work)
         detail = exc.message if isinstance(exc, StoreError) else str(exc)
         raise StoreError(
             f"The backup failed, and the earlier backups are untouched: {detail}"
@@ -123,33 +129,56 @@ def backup_if_due(data_dir: Path, *, every_s: float, keep: int) -> BackupInfo | 
     return create_backup(data_dir, "daily", keep=keep)
 
 
+def _size(folder: Path) -> int:
+    """The bytes of the files below `folder`, never through a link (a stack, not recursion: a
+    backup's folders can be nested as deep as whoever made it liked)."""
+    total = 0
+    stack = [folder]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
 def _info(path: Path) -> BackupInfo:
+    """Raises OSError if the folder can't be read."""
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         manifest = {}
-    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    created = float(manifest.get("created") or path.stat().st_mtime)
-    return BackupInfo(path, created, str(manifest.get("reason", "")), size)
+    if not isinstance(manifest, dict):
+        manifest = {}
+    try:
+        created = float(manifest.get("created") or path.stat().st_mtime)
+    except (TypeError, ValueError):
+        created = path.stat().st_mtime
+    return BackupInfo(path, created, str(manifest.get("reason", "")), _size(path))
 
 
 def list_backups(data_dir: Path) -> list[BackupInfo]:
-    """Complete backups, newest first."""
+    """Complete backups, newest first. One that can't be read (a folder too deep for a path,
+    one the user can't open) is left out: it must never hide the others, or stop new backups,
+    which prune the list."""
     root = backups_dir(data_dir)
     if not root.is_dir():
         return []
-    found = [
-        _info(p)
-        for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and (p / DB_NAME).is_file()
-    ]
+    found = []
+    for p in root.iterdir():
+        try:
+            if p.is_dir() and not p.name.startswith(".") and (p / DB_NAME).is_file():
+                found.append(_info(p))
+        except (OSError, RecursionError):
+            continue
     return sorted(found, key=lambda b: (b.created, b.name), reverse=True)
 
 
 def prune(data_dir: Path, keep: int) -> None:
     for old in list_backups(data_dir)[max(1, keep) :]:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(old.path)
+        remove_tree(old.path)
 
 
 def check_backup(backup: BackupInfo) -> None:
@@ -174,9 +203,19 @@ def find_backup(data_dir: Path, name: str | None) -> BackupInfo:
         candidate = backups_dir(data_dir) / name
     if not (candidate / DB_NAME).is_file():
         raise NotFound(f"{name} is not a backup (it has no {DB_NAME}).")
-    found = _info(candidate)
+    try:
+        found = _info(candidate)
+        own = backups_dir(data_dir).resolve()
+        found = replace(found, outside=candidate.resolve().parent != own)
+    except OSError as exc:
+        raise StoreError(f"{name} can't be read ({exc}); nothing was changed.") from exc
     check_backup(found)
     return found
+
+
+def restored_line(backup: BackupInfo) -> str:
+    """What a restore of `backup` says it did, in one line."""
+    return f"Restored {backup.name}." + (f" {OUTSIDE_NOTE}" if backup.outside else "")
 
 
 def restore_backup(
@@ -191,7 +230,7 @@ def restore_backup(
     database = data_dir / DB_NAME
     staged = data_dir / f".restoring-{DB_NAME}"
     # Everything is copied beside the current state first, so a failure changes nothing.
-    side = stage_side_files(backup)
+    side = stage_side_files(backup.path, backup.name, outside=backup.outside)
     files = stage_attachments(backup, data_dir)
     try:
         _copy_database(backup.path / DB_NAME, staged, restoring=backup.name)
@@ -240,32 +279,3 @@ def swap_folder(target: Path, staged: Path) -> None:
         target.rename(old)
     staged.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def stage_side_files(backup: BackupInfo) -> dict[str, bytes | None]:
-    """The backup's settings and MCP server files, read (never through a link) before anything
-    is replaced, so a refusal leaves the data dir as it was."""
-    try:
-        return {name: read_side_file(backup.path / name, backup.name) for name in SIDE_FILES}
-    except OSError as exc:
-        raise StoreError(f"The restore failed and nothing was changed: {exc}.") from exc
-
-
-def put_side_files(side: dict[str, bytes | None], data_dir: Path) -> None:
-    """The staged settings and MCP server files in place of the data dir's (and none where
-    the backup had none)."""
-    for name, content in side.items():
-        target = data_dir / name
-        if content is None:
-            with contextlib.suppress(FileNotFoundError):
-                target.unlink()
-            continue
-        # Written beside and renamed: a link the data dir had in its place is replaced, not
-        # written through.
-        part = target.with_name(f".restoring-{name}")
-        with contextlib.suppress(FileNotFoundError):
-            part.unlink()
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(part, target)

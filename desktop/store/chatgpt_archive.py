@@ -45,6 +45,9 @@ class ChatGptArchive:
                 self.zip = zipfile.ZipFile(path)
         except OSError as exc:
             raise StoreError(f"Can't read {path}: {exc.strerror or exc}.") from exc
+        except UNREADABLE_ZIP as exc:
+            # A zip's signature with a damaged directory behind it.
+            raise StoreError(f"Can't read {path.name}: it is a damaged zip ({exc}).") from exc
 
     def conversations(self) -> Iterator[Any]:
         """The conversations one at a time (the file is read as it goes, never whole)."""

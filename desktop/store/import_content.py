@@ -6,13 +6,18 @@ what the app may do: no per-chat tool approvals ("always allow"), no assistant o
 no image domains the page would load from; imported assistants come with no tools (the user turns
 them on in Settings → Assistants). Attachments pass the rules uploads pass: type, size, content,
 name. A backup restore is the user's own data and is not read through here.
+
+The *_as_content functions run in one place, import_staging.stage, which every import (this app's
+format and ChatGPT's) passes through on its way to the writer.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +33,7 @@ from chatkit.types import (
 from pydantic import AnyUrl
 
 from desktop.errors import DesktopError
+from desktop.fileio import owner_only
 from desktop.store import attachment_rules as rules
 from desktop.store.assistants import AssistantDraft
 
@@ -62,6 +68,40 @@ def assistant_as_content(draft: AssistantDraft) -> AssistantDraft:
     return draft.model_copy(update={"tools": []})
 
 
+@dataclass(frozen=True)
+class Spilled:
+    """An attachment's base64 content, decoded to a file as the reader met it (so a chat's
+    attachments never sit in memory together); `path` is None if it wasn't written."""
+
+    path: Path | None
+    size: int
+    head: bytes = b""
+    problem: str | None = None
+
+
+@dataclass
+class SpillFolder:
+    """Spill: base64 text in, a Spilled file out, numbered in `folder`."""
+
+    folder: Path
+    max_bytes: int = rules.DEFAULT_MAX_BYTES
+    _names: itertools.count[int] = field(default_factory=itertools.count)
+
+    def __call__(self, content_base64: str) -> Spilled:
+        # Measured before decoding: a huge attachment is refused without a copy in memory.
+        estimate = len(content_base64) * 3 // 4 - 2
+        if estimate > self.max_bytes:
+            return Spilled(None, estimate)
+        try:
+            content = base64.b64decode(content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            return Spilled(None, 0, problem="its content isn't valid base64")
+        path = self.folder / str(next(self._names))
+        path.write_bytes(content)
+        owner_only(path)
+        return Spilled(path, len(content), content[:512])
+
+
 @dataclass
 class AttachmentCheck:
     """The attachments of one imported chat, checked: what is kept, and a note for each file
@@ -69,17 +109,17 @@ class AttachmentCheck:
 
     where: str
     max_bytes: int = rules.DEFAULT_MAX_BYTES
-    kept: list[tuple[Attachment, bytes | None]] = field(default_factory=list)
+    kept: list[tuple[Attachment, Path | None]] = field(default_factory=list)
     cleaned: dict[str, Attachment] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
 
-    def add(self, attachment: Attachment, content_base64: str | None) -> None:
+    def add(self, attachment: Attachment, spilled: Spilled | None) -> None:
         clean = self._record(attachment)
         if clean is None:
             return
         content = None
-        if content_base64 is not None:
-            content = self._content(clean, content_base64)
+        if spilled is not None:
+            content = self._content(clean, spilled)
             if content is None:
                 return
         self.cleaned[clean.id] = clean
@@ -128,23 +168,16 @@ class AttachmentCheck:
             update["preview_url"] = AnyUrl(local)
         return attachment.model_copy(update=update)
 
-    def _content(self, attachment: Attachment, content_base64: str) -> bytes | None:
-        # Measured before decoding: a huge attachment is refused without a copy in memory.
-        if len(content_base64) * 3 // 4 - 2 > self.max_bytes:
+    def _content(self, attachment: Attachment, spilled: Spilled) -> Path | None:
+        if spilled.size > self.max_bytes:
             self._leave_out(attachment, self._too_large())
-            return None
-        try:
-            content = base64.b64decode(content_base64, validate=True)
-        except (binascii.Error, ValueError):
-            self._leave_out(attachment, "its content isn't valid base64")
-            return None
-        if len(content) > self.max_bytes:
-            self._leave_out(attachment, self._too_large())
-            return None
-        if not rules.content_matches(attachment.mime_type, content[:512]):
+        elif spilled.problem is not None or spilled.path is None:
+            self._leave_out(attachment, spilled.problem or "its content couldn't be read")
+        elif not rules.content_matches(attachment.mime_type, spilled.head):
             self._leave_out(attachment, f"its content isn't {attachment.mime_type}")
-            return None
-        return content
+        else:
+            return spilled.path
+        return None
 
     def _too_large(self) -> str:
         return f"it is larger than the {self.max_bytes / 2**20:g} MB limit for attachments"

@@ -5,7 +5,8 @@ Every chunk goes first through a watcher that sees the parser's events: it refus
 deeper than MAX_DEPTH before the builder gets the chunk (ijson's builder costs O(depth²), so a
 few MB of brackets would take gigabytes, and later code would hit Python's recursion limit), and
 notes the top-level shape. Between chunks the reader checks for cancel and refuses one element
-that goes on for more than its byte cap.
+that goes on for more than its byte cap. This reads a top-level array (ChatGPT's export, with
+ijson's C builder); json_walk reads an object with arrays in it (this app's export).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Callable, Collection, Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import IO, Any
 
@@ -21,12 +23,24 @@ import ijson  # type: ignore[import-untyped]
 
 from desktop.errors import ImportRefused
 
-try:
-    _backend = ijson.get_backend("yajl2_c")
-except ImportError:  # pragma: no cover - wheels carry the C backend on every platform we ship
-    _backend = ijson.get_backend("python")
+log = logging.getLogger(__name__)
 
-BACKEND: str = _backend.backend_name
+
+def choose_backend(get: Callable[[str], Any] = ijson.get_backend) -> Any:
+    """ijson's C backend; without it (a build that left it out) the pure-Python one, which is
+    tens of times slower on a large import, so the log says so (once: this runs at import)."""
+    try:
+        return get("yajl2_c")
+    except ImportError:
+        log.warning(
+            "ijson's C backend (yajl2_c) is missing, so imports use the slow pure-Python parser; "
+            "the app's build should include it."
+        )
+        return get("python")
+
+
+backend = choose_backend()
+BACKEND: str = backend.backend_name
 CHUNK = 64 * 1024
 MAX_READ = 16 * 1024 * 1024
 # Real exports nest about 10 levels (a widget tree perhaps 40); pydantic stops at ~250.
@@ -53,6 +67,10 @@ class Malformed(json.JSONDecodeError):
         return f"{self.reason} (near byte {self.offset:,})"
 
 
+class WrongShape(Malformed):
+    """JSON, but its top level isn't what was asked for (an object, an array)."""
+
+
 @contextlib.contextmanager
 def checking(check: Callable[[], None]) -> Iterator[None]:
     """Call `check` between chunks of every read in this context; to cancel, it raises."""
@@ -63,16 +81,19 @@ def checking(check: Callable[[], None]) -> Iterator[None]:
         _check.reset(token)
 
 
+def check_cancel() -> None:
+    check = _check.get()
+    if check is not None:
+        check()
+
+
 class _Outline:
-    """The parser's events, one call each: the nesting depth and the top level's shape.
-    Top-level fields hold their value when it is a scalar, else `list` or `dict`."""
+    """The parser's events, one call each: the nesting depth and the top level's shape."""
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
         self.depth = 0
         self.top: type | None = None
-        self.key: str | None = None
-        self.fields: dict[str, Any] = {}
 
     def send(self, event: tuple[str, Any]) -> None:
         kind, value = event
@@ -80,8 +101,6 @@ class _Outline:
             shape = dict if kind == "start_map" else list
             if self.depth == 0:
                 self.top = shape
-            elif self.depth == 1 and self.key is not None:
-                self.fields[self.key] = shape
             self.depth += 1
             if self.depth > self.max_depth:
                 raise ImportRefused(
@@ -90,16 +109,11 @@ class _Outline:
                 )
         elif kind == "end_map" or kind == "end_array":
             self.depth -= 1
-        elif self.depth == 1:
-            if kind == "map_key":
-                self.key = value
-            elif self.key is not None:
-                self.fields[self.key] = value
         elif self.depth == 0:
             self.top = type(value)
 
 
-def _reader(stream: IO[Any]) -> Callable[[int], bytes]:
+def reader(stream: IO[Any]) -> Callable[[int], bytes]:
     handle: Any = stream  # IO's stubs don't admit it may also be a TextIOBase
     if isinstance(handle, io.TextIOWrapper):
         read: Callable[[int], bytes] = handle.buffer.read  # the bytes under it: its position
@@ -110,7 +124,7 @@ def _reader(stream: IO[Any]) -> Callable[[int], bytes]:
     return read
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     text = exc.args[0] if exc.args else exc
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -122,21 +136,19 @@ class Scan:
     elements of a top-level array) as they complete, and the outline of the top level."""
 
     def __init__(self, stream: IO[Any], prefix: str | None, max_depth: int = MAX_DEPTH) -> None:
-        self._read = _reader(stream)
+        self._read = reader(stream)
         self.outline = _Outline(max_depth)
-        self._events = _backend.basic_parse_coro(self.outline)
+        self._events = backend.basic_parse_coro(self.outline)
         self._found: list[Any] = ijson.sendable_list()
         self._items = None
         if prefix is not None:
-            self._items = _backend.items_coro(self._found, prefix, use_float=True)
+            self._items = backend.items_coro(self._found, prefix, use_float=True)
         self.consumed = 0
         self.ended = False
 
     def step(self, size: int = CHUNK) -> list[Any]:
         """Read and parse `size` bytes; the values they completed. Sets `ended` at the end."""
-        check = _check.get()
-        if check is not None:
-            check()
+        check_cancel()
         chunk = self._read(size)
         self.consumed += len(chunk)
         try:
@@ -154,73 +166,43 @@ class Scan:
                     where = f"at byte {self.consumed:,}" if self.consumed else "it is empty"
                     raise Truncated(f"it ends too soon ({where})") from exc
         except ijson.JSONError as exc:
-            raise Malformed(_first_line(exc), self.consumed) from exc
+            raise Malformed(first_line(exc), self.consumed) from exc
         found = list(self._found)
         del self._found[:]
         return found
 
 
-def _read_size(open_for: int) -> int:
+def read_size(open_for: int) -> int:
     return min(max(CHUNK, open_for // 4), MAX_READ)
-
-
-def iter_items(
-    stream: IO[Any],
-    prefix: str,
-    *,
-    what: str = "conversation",
-    max_bytes: int | None = None,
-    top: type = list,
-) -> Iterator[Any]:
-    """The values at `prefix` in order, each refused (ImportRefused, naming it by `what` and
-    number) if it runs on for more than `max_bytes` (MAX_ELEMENT_BYTES if None). Raises Malformed (a JSONDecodeError) for
-    text that isn't JSON or whose top level isn't a `top`, Truncated for text cut short."""
-    cap = MAX_ELEMENT_BYTES if max_bytes is None else max_bytes
-    field = prefix.split(".", 1)[0]
-    scan = Scan(stream, prefix)
-    count = 0
-    run = 0  # bytes read since the last value completed
-    since = 0  # of those, the bytes inside the array the values come from
-    while not scan.ended:
-        before = scan.consumed
-        # yajl lexes a token cut by a chunk's end again from its start with the next chunk:
-        # reads that grow with the open value keep one long string linear, not quadratic.
-        # ...but never past the cap by more than a chunk, so the cap is exact to a chunk.
-        found = scan.step(min(_read_size(run), cap - since + CHUNK))
-        shape = scan.outline.top
-        if shape is not None and shape is not top:
-            raise Malformed(f"Expecting a {top.__name__} at the top", 0)
-        for value in found:
-            count += 1
-            yield value
-        read = scan.consumed - before
-        run = 0 if found else run + read
-        inside = top is list or scan.outline.key == field
-        since = 0 if found else since + (read if inside else 0)
-        if since > cap:
-            raise ImportRefused(
-                f"{what.capitalize()} {count + 1} is larger than {cap / 2**20:g} MB, more "
-                "than this app imports in one piece. Nothing was imported."
-            )
-    if scan.outline.top is None:
-        raise Malformed(f"Expecting a {top.__name__}, found nothing", 0)
 
 
 def iter_array(
     stream: IO[Any], *, what: str = "conversation", max_bytes: int | None = None
 ) -> Iterator[Any]:
-    """The elements of the JSON array `stream` holds (text or bytes), in order."""
-    return iter_items(stream, "item", what=what, max_bytes=max_bytes)
-
-
-def outline(stream: IO[Any], keys: Collection[str]) -> dict[str, Any]:
-    """The top-level object's fields, read only until all of `keys` have been seen (a field
-    holding a container is given as `list` or `dict`). Raises like iter_items."""
-    scan = Scan(stream, None)
-    while not scan.ended and not all(k in scan.outline.fields for k in keys):
-        scan.step(_read_size(scan.consumed))
-        if scan.outline.top not in (None, dict):
-            raise Malformed("Expecting an object at the top", 0)
+    """The elements of the JSON array `stream` holds (text or bytes), in order, each refused
+    (ImportRefused, naming it by `what` and number) if it runs on for more than `max_bytes`
+    (MAX_ELEMENT_BYTES if None). Raises WrongShape (a Malformed, a JSONDecodeError) if the top
+    level isn't an array, Malformed for text that isn't JSON, Truncated for text cut short."""
+    cap = MAX_ELEMENT_BYTES if max_bytes is None else max_bytes
+    scan = Scan(stream, "item")
+    count = 0
+    run = 0  # bytes read since the last value completed
+    while not scan.ended:
+        before = scan.consumed
+        # yajl lexes a token cut by a chunk's end again from its start with the next chunk:
+        # reads that grow with the open value keep one long string linear, not quadratic.
+        # ...but never past the cap by more than a chunk, so the cap is exact to a chunk.
+        found = scan.step(min(read_size(run), cap - run + CHUNK))
+        if scan.outline.top not in (None, list):
+            raise WrongShape("Expecting an array at the top", 0)
+        for value in found:
+            count += 1
+            yield value
+        run = 0 if found else run + scan.consumed - before
+        if run > cap:
+            raise ImportRefused(
+                f"{what.capitalize()} {count + 1} is larger than {cap / 2**20:g} MB, more "
+                "than this app imports in one piece. Nothing was imported."
+            )
     if scan.outline.top is None:
-        raise Malformed("Expecting an object, found nothing", 0)
-    return scan.outline.fields
+        raise WrongShape("Expecting an array, found nothing", 0)

@@ -17,18 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from desktop.errors import BackupRefused
-from desktop.store.backups import (
-    BackupInfo,
-    backups_dir,
-    put_side_files,
-    stage_attachments,
-    stage_side_files,
-    swap_folder,
-)
+from desktop.fileio import remove_tree
+from desktop.store.backups import BackupInfo, backups_dir, stage_attachments, swap_folder
 from desktop.store.connections import Database
 from desktop.store.database import prepare_database
 from desktop.store.migrations import MIGRATIONS, Migration, migrate
 from desktop.store.restore_checks import DB_NAME, check_schema
+from desktop.store.side_files import put_side_files, stage_side_files
 
 
 def _load_into(
@@ -60,7 +55,7 @@ async def restore_into(database: Database, data_dir: Path, backup: BackupInfo) -
     `backup`. (The caller backs up the current state first.)"""
     staged = stage_attachments(backup, data_dir)
     try:
-        side = stage_side_files(backup)
+        side = stage_side_files(backup.path, backup.name, outside=backup.outside)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -94,4 +89,4 @@ async def erase_into(database: Database, data_dir: Path) -> None:
             swap_folder(database.attachments_dir, staged)
 
         await database.exclusive(swap)
-    shutil.rmtree(backups_dir(data_dir), ignore_errors=True)
+    remove_tree(backups_dir(data_dir))

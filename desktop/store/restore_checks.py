@@ -1,9 +1,11 @@
 """What a backup must look like before it is restored: exactly the schema this app's migrations
 make, and nothing but plain files and folders.
 
-A backup folder can come from anywhere (`restore PATH`), so it is treated as untrusted input. Its
-`chats.db` could carry a trigger that writes into every new chat, and its attachments could be
-links to files or folders outside it; either is refused before anything changes.
+A backup folder can come from anywhere (`restore PATH`), so its history and files are checked as
+untrusted input. Its `chats.db` could carry a trigger that writes into every new chat, and its
+attachments could be links to files or folders outside it; either is refused before anything
+changes. (Its settings and MCP servers are dealt with in side_files.py: from outside the app's
+backups folder they come back unable to act.)
 """
 
 from __future__ import annotations
@@ -23,20 +25,47 @@ DB_NAME = "chats.db"
 SIDE_FILES = ("settings.json", "mcp.json")
 # Settings and MCP servers are small JSON files; anything larger is not one of ours.
 MAX_SIDE_FILE_BYTES = 4 * 1024 * 1024
+# How deep folders may be nested among a backup's attachments (the app makes none).
+MAX_DEPTH = 16
 # Windows junctions and other reparse points redirect like links do.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 
-# name -> (type, tbl_name, sql with its whitespace collapsed)
-Schema = dict[str, tuple[str, str, str | None]]
+# name -> (type, tbl_name, what must match). For a trigger, view, index or virtual table: its
+# SQL, whitespace collapsed; they are the app's own text, and the ones that can act. For an
+# ordinary table: its columns and foreign keys, not its SQL, since SQLite's FTS5 writes the
+# text of its shadow tables itself, differently from one SQLite version (machine) to the next.
+Schema = dict[str, tuple[str, str, object]]
+
+
+def _sql(sql: object) -> str | None:
+    return " ".join(str(sql).split()) if sql is not None else None
+
+
+def _table(db: sqlite3.Connection, name: str) -> object:
+    # (name, type, notnull, dflt_value, pk, hidden: generated or not) of each column (a type's
+    # case means nothing to SQLite), and where its foreign keys point and what they do on a
+    # change (ON DELETE CASCADE acts).
+    columns = db.execute(
+        'SELECT name, upper(type), "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?)',
+        (name,),
+    ).fetchall()
+    keys = db.execute(
+        'SELECT id, seq, "table", "from", "to", on_update, on_delete, "match" '
+        "FROM pragma_foreign_key_list(?)",
+        (name,),
+    ).fetchall()
+    return (tuple(columns), tuple(keys))
 
 
 def schema_of(db: sqlite3.Connection) -> Schema:
     rows = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
-    return {
-        str(name): (str(kind), str(table), " ".join(sql.split()) if sql is not None else None)
-        for kind, name, table, sql in rows
-    }
+    schema: Schema = {}
+    for kind, name, table, sql in rows:
+        ordinary = kind == "table" and not str(sql or "").upper().startswith("CREATE VIRTUAL")
+        what = _table(db, str(name)) if ordinary else _sql(sql)
+        schema[str(name)] = (str(kind), str(table), what)
+    return schema
 
 
 def expected_schema(count: int, migrations: Sequence[Migration] = MIGRATIONS) -> Schema:
@@ -121,9 +150,9 @@ def _kind(info: os.stat_result) -> str:
 def _walk(root: Path, label: str) -> Iterator[tuple[Path, str]]:
     """Every entry below `root` as (path, kind), never through a link (a stack, not recursion:
     a backup's folders can be nested as deep as its maker liked)."""
-    stack = [root]
+    stack = [(root, 0)]
     while stack:
-        folder = stack.pop()
+        folder, depth = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
                 path = Path(entry.path)
@@ -131,7 +160,16 @@ def _walk(root: Path, label: str) -> Iterator[tuple[Path, str]]:
                 if kind not in ("a file", "a folder"):
                     raise _refuse(label, path, kind)
                 if kind == "a folder":
-                    stack.append(path)
+                    # The app keeps attachments in one flat folder; nesting past this would
+                    # reach the recursion limit of what copies and removes folders later
+                    # (shutil's copytree and rmtree), and a path's length limit.
+                    if depth >= MAX_DEPTH:
+                        raise BackupRefused(
+                            f"{label} can't be restored: its {root.name} are nested more than "
+                            f"{MAX_DEPTH} folders deep, which this app never does. "
+                            "Nothing was changed."
+                        )
+                    stack.append((path, depth + 1))
                 yield path, kind
 
 

@@ -87,3 +87,55 @@ def test_settings_ask_for_the_key_of_a_new_host(
             assert other.requests[-1].headers["authorization"] == f"Bearer {SAVED_KEY}"
     finally:
         other.stop()
+
+
+def test_the_saved_key_choice_is_offered_before_saving(
+    browser: Browser, data_dir: Path, provider: FakeProvider
+) -> None:
+    """Typing another host's base URL offers the choice at once; Test connection sends the
+    saved key there only when it is ticked, and nothing is saved by testing."""
+    other = FakeProvider().start()
+    try:
+        settings(data_dir, chat_interface="builtin", provider="custom", base_url=provider.base_url)
+        settings(data_dir, api="chat_completions", model="fake-model")
+        with live_server(data_dir, {}) as server:
+            server.client.put("/api/settings", json={"api_key": SAVED_KEY})
+            before = (data_dir / "settings.json").read_text()
+            page = open_app(browser, server)
+            page.get_by_role("button", name="Settings").click()
+            choice = page.locator("label.use-saved-key")
+            expect(choice).to_be_hidden()
+
+            base_url = page.get_by_label("Base URL", exact=True)
+            base_url.fill(other.base_url)
+            host = f"127.0.0.1:{other.port}"
+            box = page.get_by_label(f"Use my saved key (…5544) with {host}")
+            expect(box).to_be_visible()
+            result = page.locator("#test-result")
+            page.get_by_role("button", name="Test connection").click()
+            expect(result).to_contain_text("Connected to")  # the fake needs no key
+            assert other.requests and SAVED_KEY not in key_headers(other)
+
+            box.check()
+            count = len(other.requests)
+            page.get_by_role("button", name="Test connection").click()
+            expect(result).not_to_have_text("Testing…")
+            assert other.requests[count:], "tested again"
+            assert other.requests[-1].headers["authorization"] == f"Bearer {SAVED_KEY}"
+            assert (data_dir / "settings.json").read_text() == before
+            key = server.client.get("/api/settings").json()["api_key"]
+            assert key["for_host"] == f"127.0.0.1:{provider.port}"
+
+            # Back to the key's own address, the choice goes; another host asks afresh.
+            base_url.fill(provider.base_url.replace("/v1", "/compat"))
+            expect(choice).to_be_hidden()
+            base_url.fill(f"http://localhost:{other.port}/v1")
+            again = page.get_by_label(f"Use my saved key (…5544) with localhost:{other.port}")
+            expect(again).to_be_visible()
+            expect(again).not_to_be_checked()
+    finally:
+        other.stop()
+
+
+def key_headers(fake: FakeProvider, since: int = 0) -> str:
+    return "\n".join(r.headers.get("authorization", "") for r in fake.requests[since:])

@@ -94,6 +94,8 @@ class FakeProvider:
         self.hung_up = threading.Event()
         self.title_delay_s = 0.0
         self.models = ["fake-model", "fake-model-large"]
+        # `shutdown_date` (YYYY-MM-DD) listed with a model, as OpenAI's models list has it.
+        self.shutdown_dates: dict[str, str] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -319,6 +321,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             models = [
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                | (
+                    {"shutdown_date": self.fake.shutdown_dates[m]}
+                    if m in self.fake.shutdown_dates
+                    else {}
+                )
                 for m in self.fake.models
             ]
             self._json(200, {"object": "list", "data": models})

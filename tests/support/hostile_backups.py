@@ -1,4 +1,5 @@
-"""Hostile backups and ChatGPT zips, built the way an attacker would build them.
+"""Hostile backups (and, from hostile_zips.py, ChatGPT zips), built the way an attacker would
+build them.
 
 Each builder writes one input and returns its path, so the restore and import tests (and later the
 fuzz suite) share one corpus: `BACKUP_BUILDERS` and `ZIP_BUILDERS` list them.
@@ -8,17 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sqlite3
-import zipfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from chatkit.types import ThreadMetadata
 
+from desktop.fileio import remove_tree
 from desktop.store.database import prepare_database
+from tests.support.hostile_zips import ZIP_BUILDERS as ZIP_BUILDERS
 
 GOOD_TITLE = "From the backup"
 GOOD_ATTACHMENT = "att_backup"
@@ -94,6 +94,53 @@ def backup_with_virtual_table(folder: Path) -> Path:
     return _with_sql(folder, "CREATE VIRTUAL TABLE loot USING fts5(text)")
 
 
+def with_table_sql(folder: Path, *edits: tuple[str, str, str]) -> Path:
+    """A good backup with each (table, old, new): `old` in the SQL SQLite keeps for `table`
+    replaced by `new`, the file otherwise untouched, as another SQLite version (or an attacker)
+    could have written it."""
+    good_backup(folder)
+    db = sqlite3.connect(folder / "chats.db", isolation_level=None)
+    try:
+        (version,) = db.execute("PRAGMA schema_version").fetchone()
+        db.execute("PRAGMA writable_schema = ON")
+        for table, old, new in edits:
+            changed = db.execute(
+                "UPDATE sqlite_master SET sql = replace(sql, ?, ?) "
+                "WHERE name = ? AND instr(sql, ?)",
+                (old, new, table, old),
+            ).rowcount
+            assert changed == 1, (table, old)
+        # A new schema version: connections read the edited text, not what they cached.
+        db.execute(f"PRAGMA schema_version = {version + 1}")
+        db.execute("PRAGMA writable_schema = OFF")
+    finally:
+        db.close()
+    return folder
+
+
+def backup_with_a_cascade(folder: Path) -> Path:
+    """A foreign key that now acts on an update as well: the table's columns are the same."""
+    edit = ("feedback", "ON DELETE CASCADE", "ON DELETE CASCADE ON UPDATE CASCADE")
+    return with_table_sql(folder, edit)
+
+
+def backup_with_a_column_default(folder: Path) -> Path:
+    """A default the app never sets: a file no one gave a type becomes a web page."""
+    edit = ("attachments", "mime_type TEXT NOT NULL", "mime_type TEXT NOT NULL DEFAULT 'text/html'")
+    return with_table_sql(folder, edit)
+
+
+def backup_from_another_sqlite(folder: Path) -> Path:
+    """Not hostile: the search index's shadow tables as another SQLite version could write
+    them (FTS5 writes their SQL itself), with the same columns."""
+    return with_table_sql(
+        folder,
+        ("item_search_docsize", "'item_search_docsize'(", '"item_search_docsize" ('),
+        ("title_search_config", "WITHOUT ROWID", "without rowid"),
+        ("title_search_data", "block BLOB", "block blob"),
+    )
+
+
 def backup_with_steps_out_of_order(folder: Path) -> Path:
     """A schema-step record this app never wrote: the steps in another order."""
     return _with_sql(folder, "UPDATE _migrations SET rowid = 0 WHERE name = 'm002_assistants'")
@@ -145,6 +192,24 @@ def backup_with_pipe(folder: Path) -> Path:
     return folder
 
 
+def backup_with_deep_folders(folder: Path, depth: int = 64) -> Path:
+    """Folders nested `depth` deep among the attachments: at 1,400, anything that walks them
+    recursively (Path.rglob, shutil.copytree, shutil.rmtree) raises RecursionError."""
+    good_backup(folder)
+    path = folder / "attachments"
+    # One level at a time: os.makedirs recurses too.
+    for _ in range(depth):
+        path = path / "d"
+        path.mkdir()
+    (path / "att_deep").write_bytes(b"deep")
+    return folder
+
+
+def remove_deep(folder: Path) -> None:
+    """Remove a tree however deep (shutil.rmtree recurses)."""
+    remove_tree(folder)
+
+
 BACKUP_BUILDERS: dict[str, Callable[[Path], Path]] = {
     "trigger": backup_with_trigger,
     "changed trigger": backup_with_changed_trigger,
@@ -158,138 +223,7 @@ BACKUP_BUILDERS: dict[str, Callable[[Path], Path]] = {
     "linked attachments": backup_with_linked_attachments,
     "settings link": backup_with_settings_link,
     "pipe": backup_with_pipe,
-}
-
-
-# --- ChatGPT zips ---
-
-MB = 1024 * 1024
-
-
-def chatgpt_conversation(key: str, pointers: list[str], title: str = "Bomb") -> dict[str, Any]:
-    """One conversation: a user message per asset pointer, each answered."""
-    mapping: dict[str, Any] = {
-        "root": {"id": "root", "parent": None, "children": [], "message": None}
-    }
-    parent = "root"
-    for n, pointer in enumerate(pointers):
-        for role, node_id in (("user", f"u{n}"), ("assistant", f"a{n}")):
-            parts: list[Any] = [f"message {n}"]
-            if role == "user":
-                parts.append({"content_type": "image_asset_pointer", "asset_pointer": pointer})
-            mapping[parent]["children"].append(node_id)
-            mapping[node_id] = {
-                "id": node_id,
-                "parent": parent,
-                "children": [],
-                "message": {
-                    "id": node_id,
-                    "author": {"role": role},
-                    "create_time": 1_700_000_000 + n,
-                    "content": {"content_type": "multimodal_text", "parts": parts},
-                    "metadata": {},
-                },
-            }
-            parent = node_id
-    return {
-        "title": title,
-        "conversation_id": key,
-        "create_time": 1_700_000_000,
-        "current_node": parent,
-        "mapping": mapping,
-    }
-
-
-def _zero_entry(archive: zipfile.ZipFile, name: str, size: int) -> None:
-    # Written in chunks: the entry is never whole in memory, and zip64 allows any size.
-    chunk = bytes(MB)
-    with archive.open(name, "w", force_zip64=size >= 2**31) as entry:
-        left = size
-        while left > 0:
-            entry.write(chunk[: min(left, MB)])
-            left -= MB
-
-
-REAL_PHOTO = "file-real-photo.png"
-
-
-def photo_bytes(size: int = 64 * 1024, seed: int = 0) -> bytes:
-    """Stands in for a real image: PNG magic, then bytes that don't compress (as real ones)."""
-    return b"\x89PNG\r\n\x1a\n" + random.Random(seed).randbytes(size - 8)
-
-
-def chatgpt_zip(
-    path: Path,
-    conversations: list[dict[str, Any]],
-    entries: dict[str, int],
-    photos: dict[str, bytes] | None = None,
-) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr("conversations.json", json.dumps(conversations))
-        for name, size in entries.items():
-            _zero_entry(archive, name, size)
-        for name, data in (photos or {}).items():
-            archive.writestr(name, data)
-    return path
-
-
-def zip_bomb(path: Path, *, entry_mb: int = 4, references: int = 150) -> Path:
-    """A 76 kB zip (64 kB of it a real photo) whose one highly compressible image is referenced
-    `references` times: with the defaults it imported as 600 MB of attachments. A chat with the
-    real photo comes after it."""
-    pointers = ["file-service://file-bomb"] * references
-    conversations = [
-        chatgpt_conversation("c-bomb", pointers),
-        chatgpt_conversation("c-real", ["file-service://file-real"], "A real photo"),
-    ]
-    entries = {"file-bomb.png": entry_mb * MB}
-    return chatgpt_zip(path, conversations, entries, {REAL_PHOTO: photo_bytes()})
-
-
-def zip_bomb_across_chats(path: Path, *, entry_mb: int = 1, chats: int = 50) -> Path:
-    """The same image in many chats (one reference each)."""
-    conversations = [
-        chatgpt_conversation(f"c-{n}", ["file-service://file-bomb"], f"Chat {n}")
-        for n in range(chats)
-    ]
-    return chatgpt_zip(path, conversations, {"file-bomb.png": entry_mb * MB})
-
-
-def zip_with_huge_entry(path: Path, *, declared_mb: int = 600) -> Path:
-    """One image entry of `declared_mb` MB of zeros (about 1/1000 of that in the zip)."""
-    pointers = ["file-service://file-huge"]
-    return chatgpt_zip(
-        path, [chatgpt_conversation("c-huge", pointers)], {"file-huge.png": declared_mb * MB}
-    )
-
-
-def zip_with_lying_size(path: Path, *, real_mb: int = 3) -> Path:
-    """An entry whose directory says it is 1 kB while its data inflates to `real_mb` MB."""
-    chatgpt_zip(
-        path,
-        [chatgpt_conversation("c-liar", ["file-service://file-liar"])],
-        {"file-liar.png": real_mb * MB},
-    )
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo("file-liar.png")
-    raw = bytearray(path.read_bytes())
-    # The central directory entry: signature, then the uncompressed size 24 bytes in.
-    name = b"file-liar.png"
-    at = raw.find(b"PK\x01\x02")
-    while at != -1:
-        length = int.from_bytes(raw[at + 28 : at + 30], "little")
-        if raw[at + 46 : at + 46 + length] == name:
-            raw[at + 24 : at + 28] = (1024).to_bytes(4, "little")
-            break
-        at = raw.find(b"PK\x01\x02", at + 4)
-    assert info.file_size == real_mb * MB
-    path.write_bytes(bytes(raw))
-    return path
-
-
-ZIP_BUILDERS: dict[str, Callable[[Path], Path]] = {
-    "bomb": zip_bomb,
-    "bomb across chats": zip_bomb_across_chats,
-    "huge entry": zip_with_huge_entry,
-    "lying size": zip_with_lying_size,
+    "deep folders": backup_with_deep_folders,
+    "cascade": backup_with_a_cascade,
+    "column default": backup_with_a_column_default,
 }

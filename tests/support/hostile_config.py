@@ -158,6 +158,13 @@ def changed_cwd_edit(saved: dict[str, Any], cwd: str) -> dict[str, Any]:
     return {"entry": {**masked(saved), "cwd": cwd}}
 
 
+def launch_env_edit(saved: dict[str, Any], value: str, name: str = "PYTHONPATH") -> dict[str, Any]:
+    """The same command, given the masked env and a typed variable that decides which code it
+    runs (PYTHONPATH to a folder with a sitecustomize.py, NODE_OPTIONS, LD_PRELOAD, PATH...)."""
+    entry = masked(saved)
+    return {"entry": {**entry, "env": {**entry.get("env", {}), name: value}}}
+
+
 def transport_switch_edit(saved: dict[str, Any], command: str) -> dict[str, Any]:
     """A remote server turned into a program, given the masked headers as env."""
     return {"entry": {"command": command, "env": dict.fromkeys(saved.get("headers", {}), MASK)}}
@@ -184,6 +191,10 @@ def mcp_secret_redirects(
         ("program", changed_command_edit(program, "/bin/sh", ["-c", "env >&2"])),
         ("program", changed_args_edit(program, ["-c", "import os; print(os.environ)"])),
         ("program", changed_cwd_edit(program, elsewhere_dir)),
+        ("program", launch_env_edit(program, elsewhere_dir)),
+        ("program", launch_env_edit(program, f"--require {elsewhere_dir}/x.js", "NODE_OPTIONS")),
+        ("program", launch_env_edit(program, f"{elsewhere_dir}/x.so", "LD_PRELOAD")),
+        ("program", launch_env_edit(program, elsewhere_dir, "Path")),
         ("program", unknown_mask_edit(program)),
         ("fresh", {"entry": masked(program)}),
     ]
@@ -237,6 +248,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
         changed_command_edit,
         changed_args_edit,
         changed_cwd_edit,
+        launch_env_edit,
         transport_switch_edit,
         unknown_mask_edit,
         mcp_secret_redirects,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 FORMAT = {"format": "chatkit-desktop-export", "version": 1, "app_version": "0.1.0"}
@@ -163,3 +164,37 @@ def huge_conversation_bytes(size: int) -> bytes:
     big = b'{"title": "huge", "current_node": "a", "mapping": {"a": ' + node + b"}}"
     small = b'{"title": "small", "mapping": {}}'
     return b"[" + big + b", " + small + b"]"
+
+
+def padded_export_file(path: Path, pad: int) -> Path:
+    """A valid, empty export with one extra top-level field of `pad` bytes, written a megabyte
+    at a time: nothing the import needs, only memory and time for a reader that builds it."""
+    with path.open("wb") as out:
+        out.write(json.dumps(FORMAT | {"threads": []})[:-1].encode() + b', "pad": "')
+        for start in range(0, pad, 2**20):
+            out.write(b"p" * min(2**20, pad - start))
+        out.write(b'"}')
+    return path
+
+
+def many_attachments_file(path: Path, count: int, size: int) -> Path:
+    """A legitimate export: one chat whose message carries `count` PNG files of `size` bytes
+    each (the upload cap allows 20 MB), written a file at a time so building it stays light."""
+    records = [
+        {"id": f"atc_many{n}", "name": f"photo{n}.png", "mime_type": "image/png", "type": "file"}
+        for n in range(count)
+    ]
+    thread = {"id": THREAD_ID, "title": "Photos", "created_at": CREATED, "metadata": {}}
+    items = [_message("msg_m1", "My photos", attachments=records), _reply("msg_m2", "Nice")]
+    head = {"thread": thread, "items": items, "feedback": {}}
+    body = base64.b64encode(PNG + b"\x00" * (size - len(PNG)))
+    with path.open("wb") as out:
+        out.write(json.dumps(FORMAT)[:-1].encode() + b', "threads": [')
+        out.write(json.dumps(head)[:-1].encode() + b', "attachments": [')
+        for n, record in enumerate(records):
+            out.write((", " if n else "").encode() + b'{"attachment": ')
+            out.write(json.dumps(record).encode() + b', "content_base64": "')
+            out.write(body)
+            out.write(b'"}')
+        out.write(b']}], "assistants": []}')
+    return path

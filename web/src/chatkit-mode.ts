@@ -2,7 +2,7 @@
 // Its runtime exists only on OpenAI's CDN, so it is loaded on demand and may be unavailable.
 /// <reference path="../node_modules/@openai/chatkit/types/dom-augment.d.ts" />
 import type { ChatKitEvents, ChatKitOptions, OpenAIChatKit, SupportedLocale } from "@openai/chatkit";
-import { ASSISTANT_PREFIX, type ComposerOffer, loadChoice } from "./chat/choices";
+import { ASSISTANT_PREFIX, type ComposerOffer, effectiveModel, loadChoice, shutdownWords } from "./chat/choices";
 import { entityPreview, searchEntities } from "./chat/mentions";
 import type { ClientTool } from "./chat/view";
 
@@ -42,7 +42,19 @@ function composerPickers(offer: ComposerOffer): Pick<NonNullable<ChatKitOptions[
     }));
   }
   if (offer.models.length) {
-    pickers.models = offer.models.map((m) => ({ id: m, label: m, default: m === offer.default_model }));
+    // The component's picker has no buttons of its own: a model that shuts down says so and
+    // names its replacement, which is the option beside it (one click). A default Settings name
+    // that isn't offered gives way, as the server's turn will.
+    const chosen = effectiveModel(offer, offer.default_model);
+    pickers.models = offer.models.map((m) => {
+      const r = offer.retiring[m];
+      const replaces = offer.models.filter((old) => offer.retiring[old]?.replacement === m);
+      const description = r
+        ? `${r.retired ? "Shut down" : "Shuts down"} on ${r.shutdown_words}${r.replacement ? `; switch to ${r.replacement}` : ""}`
+        : replaces.length ? `Replaces ${replaces.join(", ")}` : undefined;
+      const when = shutdownWords(offer.retiring, m);
+      return { id: m, label: when ? `${m} (${when})` : m, default: m === chosen, ...(description ? { description } : {}) };
+    });
   }
   return pickers;
 }

@@ -6,6 +6,7 @@ import { makeClientTools } from "./client-tools";
 import { AssistantsEditor } from "./settings/assistants";
 import { DataPanel, takeNotice } from "./settings/data";
 import { McpEditor } from "./settings/mcp";
+import { ModelAdvice } from "./settings/model-advice";
 import { keyStatusText, SavedKeyChoice } from "./settings/saved-key";
 
 type Obj = { [key: string]: any };
@@ -25,6 +26,7 @@ const field = (name: string) => form.elements.namedItem(name) as HTMLInputElemen
 const fieldError = (name: string) => form.querySelector<HTMLElement>(`[id="error-${name}"]`);
 const savedKey = new SavedKeyChoice();
 $("key-status").after(savedKey.element);
+const modelAdvice = new ModelAdvice($("model-list"));
 
 function report(level: string, message: unknown, source = "page"): void {
   // Page problems go to the app's log file, where a bug report can find them.
@@ -88,7 +90,7 @@ function formValues(): Obj {
 }
 
 function setModels(models: string[]): void {
-  $("model-list").replaceChildren(...models.map((m) => Object.assign(document.createElement("option"), { value: m })));
+  modelAdvice.list(models);
 }
 
 let bannerDismissed = false;
@@ -103,10 +105,11 @@ function render(view: Obj): void {
   const s = view.settings;
   presets = view.presets || {};
   for (const name of FIELDS) field(name).value = s[name];
+  modelAdvice.update();
   field("api_key").value = "";
   const key = view.api_key;
   $("key-status").textContent = keyStatusText(key);
-  savedKey.render(key);
+  savedKey.render(key, s.base_url);
   $("clear-key").hidden = !(key.set && key.source !== "env");
   $("env-base_url").hidden = !view.overridden_by_env.includes("base_url");
   $("data-dir").textContent = view.data_dir;
@@ -135,6 +138,7 @@ async function load(): Promise<void> {
   render(view);
   show(view.needs_onboarding ? "settings" : "home");
   await chat.mount(view);
+  void modelAdvice.load();
   // What a restore or an erase did, said once after the page reloaded.
   const notice = takeNotice();
   if (notice) banner(notice, false);
@@ -145,7 +149,13 @@ async function load(): Promise<void> {
 }
 
 const mcpEditor = new McpEditor(() => chat.refresh());
-const assistantsEditor = new AssistantsEditor(() => chat.refresh(), () => mcpEditor.current);
+const assistantsEditor = new AssistantsEditor(() => chat.refresh(), () => mcpEditor.current, modelAdvice);
+// A default model that shuts down: one click saves its replacement as the default.
+fieldError("model")?.before(modelAdvice.attach(field("model"), async (model) => {
+  render(await api("/api/settings", { method: "PUT", body: JSON.stringify({ settings: { model } }) }));
+  $("save-result").textContent = `The default model is now ${model}.`;
+  chat.refresh();
+}));
 const dataPanel = new DataPanel(() => chat.refresh());
 $("assistants-host").replaceChildren(assistantsEditor.element, mcpEditor.element, dataPanel.element);
 
@@ -187,6 +197,7 @@ function wire(): void {
     show("settings");
     try {
       setModels((await api("/api/models")).models);
+      void modelAdvice.load();
     } catch {
       // The picker stays free-form; Test connection explains failures.
     }
@@ -197,7 +208,9 @@ function wire(): void {
       field("base_url").value = preset.base_url;
       field("api").value = preset.api;
     }
+    savedKey.follow(field("base_url").value);
   });
+  field("base_url").addEventListener("input", () => savedKey.follow(field("base_url").value));
   field("theme").addEventListener("change", () => applyTheme(field("theme").value));
   $("clear-key").addEventListener("click", async () => {
     render(await api("/api/settings", { method: "PUT", body: JSON.stringify({ clear_api_key: true }) }));

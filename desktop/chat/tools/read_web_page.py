@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from agents import FunctionTool, RunContextWrapper
 from chatkit.types import ProgressUpdateEvent, URLSource
@@ -60,13 +60,16 @@ async def read_web_page(ctx: RunContextWrapper[DesktopAgentContext], url: str) -
 
 # An address can carry the chat's words out as easily as it brings a page in: a page or a file
 # the model read can tell it to "look up" https://attacker/?q=<what the user pasted>. Ordinary
-# reading (an article, docs, a short search) stays quiet; an address with room for a payload
-# (a long query, path, name part or fragment, or a user name in it) waits for the user, whose
-# approval card shows the whole address.
-_QUIET_QUERY = 100
-_QUIET_VALUE = 40
-_QUIET_PATH = 120
-_QUIET_SEGMENT = 64
+# reading (an article, docs, a search) stays quiet; an address with room for a payload (a long
+# query, path, host name or fragment, or a user name in it) waits for the user, whose approval
+# card shows the whole address. Lengths are of the decoded text, so a path in another script
+# (percent-encoded, three times longer on the wire) counts as what it says. Settings' explicit
+# "Allow" for the tool turns this off (agent.py).
+_QUIET_QUERY = 128
+_QUIET_VALUE = 64
+_QUIET_PATH = 160
+_QUIET_SEGMENT = 80
+_QUIET_HOST = 64
 _QUIET_LABEL = 40
 
 
@@ -77,15 +80,18 @@ def carries_data(url: str) -> bool:
         userinfo = parts.username is not None or parts.password is not None
     except ValueError:
         return True
-    labels = (parts.hostname or "").split(".")
+    host = parts.hostname or ""
+    query = unquote_plus(parts.query)
+    path = unquote(parts.path)
     return (
         userinfo
-        or len(parts.query) > _QUIET_QUERY
+        or len(host) > _QUIET_HOST
+        or any(len(label) > _QUIET_LABEL for label in host.split("."))
+        or len(query) > _QUIET_QUERY
         or any(len(value) > _QUIET_VALUE for _, value in parse_qsl(parts.query, True))
-        or len(parts.path) > _QUIET_PATH
-        or any(len(segment) > _QUIET_SEGMENT for segment in parts.path.split("/"))
-        or any(len(label) > _QUIET_LABEL for label in labels)
-        or len(parts.fragment) > _QUIET_QUERY
+        or len(path) > _QUIET_PATH
+        or any(len(segment) > _QUIET_SEGMENT for segment in path.split("/"))
+        or len(unquote(parts.fragment)) > _QUIET_QUERY
     )
 
 

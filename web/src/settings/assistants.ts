@@ -1,6 +1,7 @@
 // Settings → Assistants: create, edit, duplicate and delete the assistants a chat can run.
 import { h } from "../chat/dom";
 import type { McpServer } from "./mcp";
+import type { ModelAdvice } from "./model-advice";
 
 type Obj = { [key: string]: any };
 
@@ -43,12 +44,13 @@ export class AssistantsEditor {
   private formError = h("p", { class: "error", role: "alert" });
   readonly element: HTMLElement;
 
-  constructor(private changed: () => void, private mcpServers: () => McpServer[] = () => []) {
+  constructor(private changed: () => void, private mcpServers: () => McpServer[] = () => [], private advice?: ModelAdvice) {
     const label = (text: string, control: HTMLElement) => h("label", { class: "field" }, h("span", {}, text), control);
     this.form.append(
       label("Name", this.name),
       label("Instructions", this.instructions),
       label("Default model", this.model),
+      advice ? advice.attach(this.model) : "",
       this.toolBoxes,
       this.serverBoxes,
       h("div", { class: "actions" },
@@ -56,6 +58,7 @@ export class AssistantsEditor {
         h("button", { type: "submit", class: "primary" }, "Save assistant")),
       this.formError,
     );
+    advice?.watch(() => this.render());
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
       void this.save();
@@ -83,14 +86,35 @@ export class AssistantsEditor {
   private render(): void {
     this.list.replaceChildren(...this.assistants.map((a) => {
       const tools = a.tools.map((t) => t === "mcp:*" ? "all MCP servers" : t.startsWith("mcp:") ? `${t.slice(4)} (MCP)` : this.tools.find((i) => i.name === t)?.label || t);
-      const detail = `${a.model || "default model"} · ${tools.length ? tools.join(", ") : "no tools"}`;
+      const detail = `${a.model || "default model"}${this.advice?.suffix(a.model) ?? ""} · ${tools.length ? tools.join(", ") : "no tools"}`;
       return h("li", {},
         h("div", { class: "assistant-text" }, h("strong", {}, a.name), a.builtin ? h("span", { class: "badge" }, "built-in") : "", h("span", { class: "hint" }, detail)),
         h("div", { class: "assistant-actions" },
+          this.switchButton(a),
           h("button", { type: "button", class: "link", "aria-label": `Edit ${a.name}`, onclick: () => this.openForm(a) }, "Edit"),
           h("button", { type: "button", class: "link", "aria-label": `Duplicate ${a.name}`, onclick: () => void this.duplicate(a) }, "Duplicate"),
           a.builtin ? "" : h("button", { type: "button", class: "link danger", "aria-label": `Delete ${a.name}`, onclick: () => void this.remove(a) }, "Delete")));
     }));
+  }
+
+  /** One click moves an assistant off a model that shuts down, to its replacement. */
+  private switchButton(a: Assistant): HTMLElement | string {
+    const replacement = this.advice?.replacement(a.model);
+    if (!replacement) return "";
+    return h("button", {
+      type: "button", class: "link", "aria-label": `Switch ${a.name} to ${replacement}`,
+      onclick: async () => {
+        const body = JSON.stringify({ name: a.name, instructions: a.instructions, model: replacement, tools: a.tools });
+        try {
+          await call(`/api/assistants/${encodeURIComponent(a.id)}`, { method: "PUT", body });
+          this.status.textContent = `“${a.name}” now uses ${replacement}.`;
+          await this.load();
+          this.changed();
+        } catch (e) {
+          this.status.textContent = (e as Error).message;
+        }
+      },
+    }, `Use ${replacement}`);
   }
 
   private openForm(assistant: Assistant | null): void {
@@ -98,6 +122,7 @@ export class AssistantsEditor {
     this.name.value = assistant?.name ?? "";
     this.instructions.value = assistant?.instructions ?? "You are a helpful assistant.";
     this.model.value = assistant?.model ?? "";
+    this.advice?.update();
     // A new assistant starts with every tool that works with the current provider.
     const chosen = new Set(assistant ? assistant.tools : this.tools.filter((t) => t.available).map((t) => t.name));
     this.toolBoxes.replaceChildren(h("legend", {}, "Tools it may use"), ...this.tools.map((t) => {
