@@ -194,7 +194,13 @@ def test_store_error_shows_in_the_window_and_exits_nonzero(xvfb: str, tmp_path: 
     # The window exists (hidden) from the start; the error shows once the check has failed,
     # which on a busy machine can take a while: wait for the app to say so.
     app.wait_for_line("window shows why it can't start")
-    find_window(xvfb, "ChatKit Desktop")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the window system may map it a moment later
+        try:
+            find_window(xvfb, "ChatKit Desktop")
+            break
+        except AssertionError:
+            time.sleep(0.1)
     close_like_a_user(xvfb)
     code, err = app.finish()
     assert code == 1

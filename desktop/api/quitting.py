@@ -6,6 +6,7 @@ closing."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -39,6 +40,8 @@ class Quitting:
     async def unless_quitting(self, awaitable: Awaitable[T]) -> T:
         """`awaitable`'s result, or AppClosing if the app starts to quit first."""
         if self.begun:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never started: say so, rather than leave it unawaited
             raise AppClosing()
         work = asyncio.ensure_future(awaitable)
         quit_ = asyncio.ensure_future(self._event.wait())

@@ -51,6 +51,13 @@ MAX_ELEMENT_BYTES = 64 * 1024 * 1024
 _check: ContextVar[Callable[[], None] | None] = ContextVar("json_stream_check", default=None)
 
 
+def too_deep(max_depth: int) -> ImportRefused:
+    return ImportRefused(
+        f"The file nests more than {max_depth} levels deep, which no export does: it is "
+        "damaged or made to do harm. Nothing was imported."
+    )
+
+
 class Truncated(ValueError):
     """The text ended before the JSON did."""
 
@@ -103,10 +110,7 @@ class _Outline:
                 self.top = shape
             self.depth += 1
             if self.depth > self.max_depth:
-                raise ImportRefused(
-                    f"The file nests more than {self.max_depth} levels deep, which no export "
-                    "does: it is damaged or made to do harm. Nothing was imported."
-                )
+                raise too_deep(self.max_depth)
         elif kind == "end_map" or kind == "end_array":
             self.depth -= 1
         elif self.depth == 0:

@@ -19,7 +19,14 @@ import ijson  # type: ignore[import-untyped]
 
 from desktop.errors import ImportRefused
 from desktop.store import json_stream
-from desktop.store.json_stream import CHUNK, MAX_DEPTH, Malformed, Truncated, WrongShape
+from desktop.store.json_stream import (
+    CHUNK,
+    MAX_DEPTH,
+    Malformed,
+    Truncated,
+    WrongShape,
+    too_deep,
+)
 
 # A header field is a few bytes; a megabyte leaves room for any field a later version adds.
 OUTSIDE_MAX_BYTES = 1024 * 1024
@@ -65,10 +72,7 @@ class _Walker:
         if opens:
             self.depth += 1
             if self.depth > self.max_depth:
-                raise ImportRefused(
-                    f"The file nests more than {self.max_depth} levels deep, which no export "
-                    "does: it is damaged or made to do harm. Nothing was imported."
-                )
+                raise too_deep(self.max_depth)
         elif kind == "end_map" or kind == "end_array":
             self.depth -= 1
             if before <= 2 and self.builder is None:
