@@ -258,7 +258,7 @@ Promise.all([img, read]).then(() => {{ document.title = "done"; }});
 def test_in_chromium_another_local_page_cant_use_the_session(
     guarded: LiveServer, seen: list[str]
 ) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     from tests.support.browser import CHROMIUM, FLAGS, open_app
 
@@ -284,18 +284,19 @@ def test_in_chromium_another_local_page_cant_use_the_session(
             try:
                 page = open_app(chromium, guarded)  # signs in, then the page loads its data
                 assert "GET /api/settings" in seen
-                # The page reports itself ready after it shows so: wait for that request too,
-                # or it may arrive after `seen` is cleared and look like the hostile page's.
-                with page.expect_response(lambda r: r.url.endswith("/api/page/ready")):
-                    page.reload()
-                page.wait_for_function("document.body.dataset.ready === 'true'")
+                # The page goes on asking for things after it shows it is ready (its readiness,
+                # the pickers' lists): let it finish, or those requests may arrive after `seen`
+                # is cleared and look like the hostile page's.
+                page.reload()
+                expect(page.locator("body")).to_have_attribute("data-ready", "true")
+                page.wait_for_load_state("networkidle")
                 seen.clear()
                 hostile = page.context.new_page()
                 hostile.goto(f"http://127.0.0.1:{elsewhere.server_address[1]}/")
                 hostile.wait_for_function("document.title === 'done'")
                 assert [path for path in seen if "/api/" in path] == []
                 page.reload()  # the app's own page still works in the same browser
-                page.wait_for_function("document.body.dataset.ready === 'true'")
+                expect(page.locator("body")).to_have_attribute("data-ready", "true")
                 assert "GET /api/settings" in seen
             finally:
                 chromium.close()

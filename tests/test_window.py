@@ -231,11 +231,9 @@ import sys, threading, time
 from desktop.shell.window import DesktopWindow
 
 window = DesktopWindow(debug=False, process_started=time.monotonic())
-window.open_hidden()
+window.open_hidden(sys.argv[1])
 def drive():
-    time.sleep(1.0)
-    window.show_app(sys.argv[1])
-    time.sleep(3.0)
+    time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 4.0)
     print("URL", window.window.get_current_url(), flush=True)
     window.close()
 threading.Thread(target=drive, daemon=True).start()
@@ -285,8 +283,6 @@ DOWNLOADING_PAGE = b"""<!doctype html><title>app</title><p>the app</p>
 <a id="save" href="/export" download>Export</a>
 <script>setTimeout(() => document.getElementById("save").click(), 500);</script>"""
 
-WINDOW_FOR_A_WHILE = WINDOW_ONLY.replace("time.sleep(3.0)", "time.sleep(float(sys.argv[2]))")
-
 
 def press_return(screen: str) -> None:
     from Xlib.ext import xtest
@@ -331,7 +327,7 @@ def test_an_export_is_saved_where_the_user_says_under_its_own_name(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     app_url = f"http://127.0.0.1:{server.server_address[1]}/app"
     proc = subprocess.Popen(
-        [sys.executable, "-c", WINDOW_FOR_A_WHILE, app_url, "25"],
+        [sys.executable, "-c", WINDOW_ONLY, app_url, "25"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

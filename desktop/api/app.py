@@ -27,16 +27,13 @@ from desktop.api.data_routes import DataOperations, data_router
 from desktop.api.engine import ChatEngine, StoreHandle
 from desktop.api.entity_routes import entity_router
 from desktop.api.errors import error_json, error_response
+from desktop.api.first_stage import Front
 from desktop.api.mcp_routes import mcp_router
+from desktop.api.page import PageEndpoints
 from desktop.api.quitting import QuitMiddleware, Quitting
-from desktop.api.security import (
-    Guard,
-    GuardMiddleware,
-    SignInCodes,
-    page_csp,
-)
+from desktop.api.security import GuardMiddleware, SignInCodes, page_csp
 from desktop.api.settings_routes import settings_router
-from desktop.api.shell_routes import PageRoutes, page_router, shell_router
+from desktop.api.shell_routes import page_router, shell_router
 from desktop.context import RequestContext
 from desktop.errors import DesktopError
 from desktop.file_manager import open_folder as system_open_folder
@@ -98,6 +95,7 @@ def create_app(
     first_backup_after_s: float = 600.0,
     open_folder: Callable[[Path], None] = system_open_folder,
     today: Callable[[], date] = date.today,
+    front: Front | None = None,
 ) -> FastAPI:
     """Build the app on `profile` (or on a profile opened from `data_dir` and `env`). `port` is
     the one it will be served on (checked against Host headers).
@@ -108,20 +106,22 @@ def create_app(
     compete with the first page; whatever needs them first, or the page being up, starts them.
     The daily backup is first looked at `first_backup_after_s` after start-up. `open_folder`
     shows a folder in the system's file manager. `today` is the date models' shutdowns are
-    judged by (tests move it).
+    judged by (tests move it). `front` is what the launch's first stage already serves with
+    (its sign-in, quitting and history cursors); by default the app makes its own.
     """
     if profile is None:
         environ = os.environ if env is None else env
         chosen = data_dir or environ.get(env_names.DATA_DIR)
         profile = Profile.open(resolve_paths(chosen) if chosen else None, env=environ)
     paths, service = profile.paths, profile.settings
-    stores = StoreHandle(paths.db, paths.attachments, store)
+    front = front or Front.new(token, port)
+    stores = StoreHandle(paths.db, paths.attachments, store, front.cursors)
 
     def keys_backend() -> str:
         return service.keys.backend
 
     mcp = McpHub(paths.mcp_config, paths.logs / "mcp")
-    quitting = Quitting()
+    quitting = front.quitting
 
     def move_default(old: str, new: str) -> bool:
         """Settings' default model moves off one that shut down. A model the environment names
@@ -138,9 +138,9 @@ def create_app(
     chat = ChatEngine(
         stores, service.provider_config, mcp, quitting, move_default=move_default, today=today
     )
-    codes = SignInCodes()
+    codes = front.codes
     ui_state = UiState(paths.ui_state)
-    guard = Guard(token, port)
+    guard = front.guard
     data_ops = DataOperations(stores, paths.data, service, mcp, ui_state)
     state = AppState(
         paths=paths,
@@ -222,16 +222,21 @@ def create_app(
     app.include_router(entity_router(stores, mcp))
     app.include_router(mcp_router(mcp))
     app.include_router(data_router(data_ops, open_folder))
+
+    def page_ready() -> None:
+        chat.start()
+        if on_page_ready is not None:
+            on_page_ready()
+
     app.include_router(
         page_router(
-            PageRoutes(
+            PageEndpoints(
                 token=token,
                 guard=guard,
                 codes=codes,
                 ui_state=ui_state,
                 csp=lambda: page_csp(allow_chatkit=service.effective().chat_interface != "builtin"),
-                on_page_ready=on_page_ready,
-                chat=chat,
+                on_ready=page_ready,
             )
         )
     )

@@ -22,15 +22,23 @@ if TYPE_CHECKING:
     from desktop.mcp.hub import McpHub
     from desktop.settings.config import ProviderConfig
     from desktop.store.chat_store import SQLiteStore
+    from desktop.store.thread_cursors import ThreadCursors
 
 
 class StoreHandle:
     """The chat store: given ready-made, or built (imported, opened) in the background."""
 
-    def __init__(self, db_path: Path, attachments_dir: Path, store: SQLiteStore | None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        attachments_dir: Path,
+        store: SQLiteStore | None,
+        cursors: ThreadCursors | None = None,
+    ) -> None:
         self._db_path = db_path
         self._attachments_dir = attachments_dir
         self._given = store
+        self._cursors = cursors
         self._task: asyncio.Task[SQLiteStore] | None = None
         self._value: SQLiteStore | None = None
         # Set once the store is usable or has failed: for callers outside the event loop.
@@ -46,7 +54,11 @@ class StoreHandle:
             if store is None:
                 from desktop.store.chat_store import SQLiteStore
 
-                store = SQLiteStore(self._db_path, attachments_dir=self._attachments_dir)
+                store = SQLiteStore(
+                    self._db_path,
+                    attachments_dir=self._attachments_dir,
+                    thread_cursors=self._cursors,
+                )
             store.open()
             self._value = store
             return store

@@ -9,7 +9,6 @@ same site), so a request it authorizes must also come from our own page.
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 import threading
 import time
@@ -22,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from desktop import env
 from desktop.api.errors import error_json
 from desktop.errors import PayloadTooLarge
+from desktop.loopback import make_token as make_token
 
 TOKEN_ENV = env.TOKEN
 SESSION_COOKIE = "chatkit_desktop_session"
@@ -48,12 +48,6 @@ def page_csp(allow_chatkit: bool) -> str:
         f"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; frame-src {frame}; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
-
-
-def make_token(env: dict[str, str] | None = None) -> str:
-    """The env var fixes the token for automation; otherwise 32 random bytes per launch."""
-    source = os.environ if env is None else env
-    return source.get(TOKEN_ENV) or secrets.token_urlsafe(32)
 
 
 _focus_secrets: dict[str, str] = {}

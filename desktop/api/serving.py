@@ -15,25 +15,9 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from desktop.loopback import bind_loopback as bind_loopback
+
 log = logging.getLogger(__name__)
-
-
-def bind_loopback(port: int) -> socket.socket:
-    """A listening socket on 127.0.0.1 only.
-
-    The protocol must be IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted
-    connections only when it is, and without it every keep-alive response and streamed event
-    can wait 40 ms on Nagle's algorithm and delayed ACKs.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1", port))
-        sock.listen(128)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _quiet_finished_streams(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -81,10 +65,13 @@ class Server(uvicorn.Server):
                 signal.signal(s, handler)
 
 
-def make_server(app: ASGIApp) -> Server:
-    """A server for `app`; an app from `create_app` hears when it starts to stop."""
-    state = getattr(getattr(app, "state", None), "desktop", None)
-    quitting = getattr(state, "quitting", None)
+def make_server(app: ASGIApp, on_quit: Callable[[], None] | None = None) -> Server:
+    """A server for `app`. `on_quit` hears when it starts to stop; by default, an app from
+    `create_app` does."""
+    if on_quit is None:
+        state = getattr(getattr(app, "state", None), "desktop", None)
+        quitting = getattr(state, "quitting", None)
+        on_quit = quitting.begin if quitting is not None else (lambda: None)
     return Server(
         uvicorn.Config(
             app,
@@ -93,11 +80,11 @@ def make_server(app: ASGIApp) -> Server:
             lifespan="on",
             timeout_graceful_shutdown=10,
         ),
-        on_quit=quitting.begin if quitting is not None else lambda: None,
+        on_quit=on_quit,
     )
 
 
-def serve(app: ASGIApp, sock: socket.socket) -> None:
+def serve(app: ASGIApp, sock: socket.socket, on_quit: Callable[[], None] | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then stop what is running and return normally."""
     with sock:
-        asyncio.run(make_server(app).serve(sockets=[sock]))
+        asyncio.run(make_server(app, on_quit).serve(sockets=[sock]))

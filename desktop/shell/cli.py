@@ -1,8 +1,9 @@
 """Command line: `python -m desktop` and `chatkit-desktop`.
 
 Start-up order matters for launch time: arguments, data dir and the single-instance lock are
-cheap and come first; the window appears next; chatkit and the Agents SDK (about 1.4 s of
-imports) load behind it, on the thread that starts the server.
+cheap and come first. Then the server's first stage starts on a thread of its own while the
+window's toolkit starts on this one; the full app, chatkit and the Agents SDK (seconds of imports)
+load behind the page (see desktop/api/first_stage.py).
 """
 
 from __future__ import annotations
@@ -84,10 +85,10 @@ def _return_large_buffers_to_the_os() -> None:
     if not sys.platform.startswith("linux"):
         return
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's own symbols, libc's among them: finding libc by name runs ldconfig.
+        libc = ctypes.CDLL(None)
         libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass  # not glibc: nothing to tune
@@ -135,9 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, paths: Paths, lock: Any) -> int:
-    from desktop.api.security import make_token
-    from desktop.api.serving import bind_loopback
     from desktop.env import API_KEY as ENV_API_KEY
+    from desktop.loopback import bind_loopback, make_token
     from desktop.settings.keys import KeyStore
     from desktop.shell.logs import setup_logging
 

@@ -16,8 +16,6 @@ import contextlib
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -95,6 +93,10 @@ def ask_to_focus(data_dir: Path, timeout: float = 5.0) -> bool:
     info = running_instance(data_dir)
     if not info or not isinstance(info.get("focus"), str):
         return False
+    # Imported only for a second launch: a first one shouldn't pay for it.
+    import urllib.error
+    import urllib.request
+
     try:
         request = urllib.request.Request(
             f"http://127.0.0.1:{int(info['port'])}{FOCUS_PATH}",

@@ -7,7 +7,6 @@ once the app page has loaded, and the launch reports when the page says it is us
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 import threading
@@ -24,8 +23,10 @@ if TYPE_CHECKING:
     import socket
 
     from desktop.api.app import App
+    from desktop.api.first_stage import FirstStage
     from desktop.paths import Paths
     from desktop.settings.keys import KeyStore
+    from desktop.shell.window import DesktopWindow
 
 log = logging.getLogger("desktop")
 
@@ -50,28 +51,62 @@ def fail(message: str, code: int = 1) -> int:
     return code
 
 
-def build_app(
+def read_keys_early(launch: Launch) -> None:
+    """Find the key store and read the saved key on a thread of their own, from the start:
+    probing the system keychain takes a tenth of a second (far longer on a busy machine), and
+    Settings, which the first page asks for, needs it."""
+
+    def read() -> None:
+        try:
+            _ = launch.keys.backend
+            launch.keys.record()
+        except Exception:  # the first request that needs the key says what is wrong
+            log.debug("reading the key store early failed", exc_info=True)
+
+    threading.Thread(target=read, name="keys", daemon=True).start()
+
+
+def build_first_stage(
     launch: Launch,
     on_focus: Callable[[], bool] | None,
     on_page_ready: Callable[[], None] | None = None,
-) -> App:
-    """Check and migrate the chat history, then build the app; raises DesktopError with a
-    sentence for the user. The chatkit store itself is built in the background once serving."""
-    from desktop.api.app import create_app
+) -> FirstStage:
+    """Check and migrate the chat history, then build the first stage; the full app is built
+    behind it. Raises DesktopError with a sentence for the user."""
+    from desktop.api.first_stage import FirstStage, Front
     from desktop.profile import Profile
     from desktop.store.database import prepare_database
 
     paths = launch.paths
     prepare_database(paths.db, paths.attachments)
-    return create_app(
-        profile=Profile.open(paths, keys=launch.keys),
-        token=launch.token,
-        port=launch.sock.getsockname()[1],
-        log_file=launch.log_file,
-        on_focus=on_focus,
+    profile = Profile.open(paths, keys=launch.keys)
+    port = launch.sock.getsockname()[1]
+    front = Front.new(launch.token, port)
+    windowed = on_page_ready is not None
+
+    def build_full(page_up: bool) -> App:
+        from desktop.api.app import create_app
+
+        return create_app(
+            profile=profile,
+            token=launch.token,
+            port=port,
+            log_file=launch.log_file,
+            on_focus=on_focus,
+            on_page_ready=on_page_ready,
+            # With a window still loading its page, the chat engine waits a moment longer.
+            warm_up_delay_s=3.0 if windowed and not page_up else 0.0,
+            front=front,
+        )
+
+    return FirstStage(
+        front=front,
+        profile=profile,
+        build_full=build_full,
         on_page_ready=on_page_ready,
-        # With a window, the page comes first; the chat engine loads right behind it.
-        warm_up_delay_s=3.0 if on_page_ready is not None else 0.0,
+        log_file=launch.log_file,
+        # A window's page comes first: the rest is built once it is up (or needed, or 3 s on).
+        build_after_s=3.0 if windowed else 0.0,
     )
 
 
@@ -79,17 +114,18 @@ def serve_headless(launch: Launch) -> int:
     from desktop.api.serving import serve
     from desktop.errors import DesktopError
 
-    app: App | None = None
+    read_keys_early(launch)
+    app: FirstStage | None = None
 
     def open_browser() -> bool:
         # A one-time code, not the token: a browser's command line is visible to other users.
         if app is None or not launch.args.browser:
             return False
-        code = app.state.desktop.sign_in_codes.issue()
+        code = app.front.codes.issue()
         return webbrowser.open(f"{launch.sign_in.split('?', 1)[0]}?code={code}")
 
     try:
-        app = build_app(launch, open_browser)
+        app = build_first_stage(launch, open_browser)
     except DesktopError as exc:
         launch.sock.close()
         return fail(exc.message)
@@ -99,22 +135,19 @@ def serve_headless(launch: Launch) -> int:
     print(f"Data: {launch.paths.data}  Log: {launch.log_file}", flush=True)
     if launch.args.browser:
         threading.Timer(0.3, open_browser).start()
-    serve(app, launch.sock)
+    serve(app, launch.sock, app.front.quitting.begin)
     log.info("stopped cleanly")
     return 0
 
 
 def serve_window(launch: Launch) -> int:
-    from desktop.api.serving import make_server
-    from desktop.errors import DesktopError
-    from desktop.shell.window import DesktopWindow
-
-    window = DesktopWindow(debug=launch.args.debug, process_started=launch.started)
-    window.open_hidden()
-    state: dict[str, Any] = {"server": None, "thread": None, "code": 0}
-
+    """The server starts on its own thread before the toolkit does, and the window asks for the
+    app page at once: the bound socket holds that request until the server answers it."""
+    state: dict[str, Any] = {"server": None, "code": 0, "stopping": False}
     usable = threading.Event()
     usable_at: list[float] = []
+    window_made = threading.Event()
+    window_box: list[DesktopWindow] = []
 
     def page_usable() -> None:
         if not usable.is_set():
@@ -132,42 +165,64 @@ def serve_window(launch: Launch) -> int:
         )
 
     def stop_server() -> None:
+        # Either the boot thread sees `stopping` before it serves, or this sees its server.
+        state["stopping"] = True
         if state["server"] is not None:
             state["server"].should_exit = True
 
+    def focus() -> bool:
+        return bool(window_box) and window_box[0].focus()
+
     def boot() -> None:
+        # Imported here, on the server's thread: the window's toolkit starts meanwhile.
+        import asyncio
+
+        from desktop.api.serving import make_server
+        from desktop.errors import DesktopError
+
         try:
-            app = build_app(launch, window.focus, page_usable)
-        except DesktopError as exc:
-            state["code"] = fail(exc.message)
-            window.show_error(exc.message)
+            app = build_first_stage(launch, focus, page_usable)
+        except Exception as exc:
+            if isinstance(exc, DesktopError):
+                message = exc.message
+            else:
+                log.exception("the app couldn't start")
+                message = (
+                    f"Something went wrong while starting. The details are in {launch.log_file}."
+                )
+            state["code"] = fail(message)
+            window_made.wait()
+            if window_box:
+                window_box[0].show_error(message)
             # What scripts (and tests) wait for before they close it, instead of guessing a time.
             print("ChatKit Desktop window shows why it can't start", flush=True)
             return
-        server = make_server(app)
-        thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[launch.sock])),
-            name="server",
-            daemon=False,
-        )
-        state["server"], state["thread"] = server, thread
-        thread.start()
-        while not server.started and thread.is_alive():
-            time.sleep(0.005)
-        log.debug("server answering %.3f s after start", time.monotonic() - launch.started)
-        if window.closed.is_set():
-            server.should_exit = True
-        else:
-            window.show_app(launch.sign_in)
+        server = make_server(app, app.front.quitting.begin)
+        state["server"] = server
+        if state["stopping"]:
+            return
+        asyncio.run(server.serve(sockets=[launch.sock]))
 
+    read_keys_early(launch)
+    thread = threading.Thread(target=boot, name="server", daemon=False)
+    thread.start()
+    try:
+        from desktop.shell.window import DesktopWindow
+
+        window = DesktopWindow(debug=launch.args.debug, process_started=launch.started)
+        window.open_hidden(launch.sign_in)
+        window_box.append(window)
+    except BaseException:
+        stop_server()  # no window to serve: the server mustn't keep the process alive
+        raise
+    finally:
+        window_made.set()
     window.on_page_loaded = page_loaded
     window.on_close = stop_server
-    threading.Thread(target=boot, name="boot", daemon=True).start()
     window.run()
     # The window is closed: let the server finish in-flight requests and DB writes, then exit.
     stop_server()
-    if state["thread"] is not None:
-        state["thread"].join(timeout=20)
+    thread.join(timeout=20)
     launch.sock.close()
     log.info("window closed; stopped cleanly")
     return int(state["code"])

@@ -1,8 +1,7 @@
 """The native window (pywebview). The only module that imports `webview`.
 
-The window is created hidden, so the toolkit starts up while the server does, and appears once
-the server answers and the app page has loaded. The server answers early: the chat engine's heavy
-imports (the Agents SDK) load in the background after it starts.
+The window is created hidden, asking for the app page at once, while the server starts on another
+thread; it appears once the page has loaded.
 """
 
 from __future__ import annotations
@@ -33,9 +32,6 @@ def prepare_qt_environment() -> None:
     if sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0:
         # QtWebEngine refuses to run as root with its sandbox on; only then do we turn it off.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
-
-
-BLANK_PAGE = "<!doctype html><meta charset='utf-8'><title>ChatKit Desktop</title>"
 
 
 def error_page(message: str) -> str:
@@ -75,11 +71,13 @@ class DesktopWindow:
         self.on_close: Callable[[], None] = lambda: None
         self.on_page_loaded: Callable[[float], None] = lambda seconds: None
 
-    def open_hidden(self) -> None:
-        """Create the window hidden, so the toolkit starts up while the server does."""
+    def open_hidden(self, url: str) -> None:
+        """Create the window hidden, already asking for the app at `url` (the sign-in URL, which
+        trades the token for a cookie); it shows once that page has loaded."""
+        self._app_url = url
         width, height = self._initial_size()
         window = self._webview.create_window(
-            TITLE, html=BLANK_PAGE, hidden=True, width=width, height=height, min_size=(360, 480)
+            TITLE, url=url, hidden=True, width=width, height=height, min_size=(360, 480)
         )
         if window is None:
             raise RuntimeError("pywebview did not create a window")
@@ -95,11 +93,6 @@ class DesktopWindow:
             return min(1100, int(screen.width * 0.94)), min(760, int(screen.height * 0.9))
         except Exception:
             return 1100, 760
-
-    def show_app(self, url: str) -> None:
-        """Load the app (the sign-in URL trades the token for a cookie); show it once loaded."""
-        self._app_url = url
-        self.window.load_url(url)
 
     def _guard_navigation(self) -> None:
         """The window never leaves the app: a reply's link, or a page that tries to navigate

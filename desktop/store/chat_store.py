@@ -37,6 +37,7 @@ from desktop.store.records import (
     stored_json,
 )
 from desktop.store.search import ChatSearch
+from desktop.store.thread_cursors import ThreadCursors
 from desktop.store.thread_pages import ThreadPages
 
 
@@ -51,6 +52,7 @@ class SQLiteStore(Store[RequestContext]):
         max_attachment_bytes: int = rules.DEFAULT_MAX_BYTES,
         readers: int = 3,
         migrations: list[Migration] | None = None,
+        thread_cursors: ThreadCursors | None = None,
     ) -> None:
         self.path = Path(path)
         folder = Path(attachments_dir) if attachments_dir else self.path.parent / "attachments"
@@ -63,7 +65,7 @@ class SQLiteStore(Store[RequestContext]):
         )
         # chatkit's other seam: attachment uploads and bytes, over the same database.
         self.attachments = AttachmentFiles(self.database, folder, max_attachment_bytes)
-        self.pages = ThreadPages(self.database)
+        self.pages = ThreadPages(self.database, thread_cursors)
         # Full-text search over every chat (kept current by the schema's triggers).
         self.search = ChatSearch(self.database)
         # What `@` can mention: chats and files.

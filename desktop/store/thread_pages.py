@@ -7,25 +7,19 @@ thread, so every page after the first is read against the snapshot the first pag
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections import OrderedDict
 
 from chatkit.store import NotFoundError
 from chatkit.types import Page, ThreadMetadata
 
 from desktop.store.connections import Database
 from desktop.store.records import read_order
-
-# How many recent cursors are remembered with their snapshot.
-_CURSOR_MEMORY = 1024
+from desktop.store.thread_cursors import ThreadCursors
 
 
 class ThreadPages:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cursors: ThreadCursors | None = None) -> None:
         self.database = database
-        # Where a page ended: (direction, cursor id) -> (snapshot seq, position).
-        self._cursors: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
-        self._cursor_lock = threading.Lock()
+        self.cursors = cursors or ThreadCursors()
 
     async def load(self, limit: int, after: str | None, order: str) -> Page[ThreadMetadata]:
         """Most recently active first (desc) or last (asc).
@@ -36,10 +30,7 @@ class ThreadPages:
         """
         direction = read_order(order)
         limit = max(1, min(limit, 500))
-        remembered = None
-        if after is not None:
-            with self._cursor_lock:
-                remembered = self._cursors.get((direction, after))
+        remembered = None if after is None else self.cursors.get(direction, after)
 
         def q(db: sqlite3.Connection) -> tuple[list[tuple[str, str, int]], int]:
             if remembered is not None:
@@ -87,11 +78,7 @@ class ThreadPages:
         # chatkit's contract: `after` names the last row only while there is more to read.
         last = rows[-1][0] if rows and has_more else None
         if last is not None:
-            with self._cursor_lock:
-                self._cursors[(direction, last)] = (snap, rows[-1][2])
-                self._cursors.move_to_end((direction, last))
-                while len(self._cursors) > _CURSOR_MEMORY:
-                    self._cursors.popitem(last=False)
+            self.cursors.remember(direction, last, snap, rows[-1][2])
         return Page(
             data=[ThreadMetadata.model_validate_json(r[1]) for r in rows],
             has_more=has_more,

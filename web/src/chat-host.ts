@@ -1,6 +1,7 @@
 // Which chat interface the page shows: OpenAI's component when its script loads (or is chosen),
 // else the built-in client; and what each is offered (assistants, models, page tools).
 import { loadOffer } from "./chat/choices";
+import type { Page, ThreadMeta } from "./chat/protocol";
 import { ChatView, type ClientTool, type LogFn } from "./chat/view";
 import { type ChatKitModeSettings, GREETING, PROMPTS, chatkitOptions, loadChatKit, mountChatKit } from "./chatkit-mode";
 
@@ -19,12 +20,15 @@ export interface ChatHostDeps {
   report: (level: string, message: unknown, source?: string) => void;
   dark: () => boolean;
   clientTools: Record<string, ClientTool>;
+  firstHistory?: Promise<Page<ThreadMeta>>;
 }
 
 export class ChatHost {
   private mounted: string | null = null;
   // Offers the chat's composer the current assistants and models (after Settings changed them).
   refresh: () => void = () => undefined;
+  /** Settled once the chat shows what the user came for: the built-in chat's history list. */
+  shown: Promise<void> = Promise.resolve();
 
   constructor(private deps: ChatHostDeps) {}
 
@@ -48,8 +52,10 @@ export class ChatHost {
     const log: LogFn = this.deps.report;
     const chat = new ChatView(this.deps.host, {
       greeting: GREETING, prompts: PROMPTS, clientTools: this.deps.clientTools, log, attachments: view.attachments,
+      firstHistory: this.deps.firstHistory,
     });
     this.refresh = () => chat.refreshPickers();
+    this.shown = chat.shown;
     document.body.dataset.chat = "builtin";
   }
 

@@ -2,6 +2,8 @@
 import "./style.css";
 
 import { ChatHost } from "./chat-host";
+import { firstHistoryPage } from "./chat/history";
+import { ChatKitApi } from "./chat/protocol";
 import { makeClientTools } from "./client-tools";
 import { AssistantsEditor } from "./settings/assistants";
 import { DataPanel, takeNotice } from "./settings/data";
@@ -24,6 +26,11 @@ const form = $<HTMLFormElement>("settings-form");
 // Settings fields come from the form itself, never by a global id.
 const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement;
 const fieldError = (name: string) => form.querySelector<HTMLElement>(`[id="error-${name}"]`);
+// What the first screen shows, asked for before the rest of the page is built: the launch
+// answers both at once, before the rest of the app has loaded.
+const firstView = api("/api/settings");
+firstView.catch(() => undefined); // load() reports it
+const firstHistory = firstHistoryPage(new ChatKitApi());
 const savedKey = new SavedKeyChoice();
 $("key-status").after(savedKey.element);
 const modelAdvice = new ModelAdvice($("model-list"));
@@ -131,21 +138,23 @@ const chat = new ChatHost({
   host: $("chat-host"), api, banner, report,
   dark: () => isDark(field("theme").value),
   clientTools: makeClientTools(setThemeFromChat),
+  firstHistory,
 });
 
 async function load(): Promise<void> {
-  const view = await api("/api/settings");
+  const view = await firstView;
   render(view);
   show(view.needs_onboarding ? "settings" : "home");
   await chat.mount(view);
-  void modelAdvice.load();
+  await chat.shown;
   // What a restore or an erase did, said once after the page reloaded.
   const notice = takeNotice();
   if (notice) banner(notice, false);
   else if (view.api_key.needs_key_for) banner(keyStatusText(view.api_key), false);
   document.body.dataset.ready = "true";
-  // The launch measures time to a usable window by this.
+  // The launch measures time to a usable window by this, and builds the rest of the app after it.
   void fetch("/api/page/ready", { method: "POST" }).catch(() => undefined);
+  void modelAdvice.load();
 }
 
 const mcpEditor = new McpEditor(() => chat.refresh());

@@ -24,6 +24,8 @@ export interface ChatViewOptions {
   clientTools: Record<string, ClientTool>;
   log: LogFn;
   attachments: AttachmentLimits;
+  /** The history's first page, if the page has asked for it already. */
+  firstHistory?: Promise<Page<ThreadMeta>>;
 }
 
 export class ChatView {
@@ -36,6 +38,8 @@ export class ChatView {
   private composer: Composer;
   private pickers = new Pickers();
   private awaitingTitle = new Set<string>();
+  /** Settled once the history's first page is on screen (or has said why it isn't). */
+  readonly shown: Promise<void>;
 
   constructor(host: HTMLElement, private options: ChatViewOptions) {
     this.history = new HistoryPanel(this.api, {
@@ -75,8 +79,10 @@ export class ChatView {
       }
     });
     this.render();
-    void this.history.load(false);
-    void this.pickers.refresh();
+    this.shown = this.history.load(false, options.firstHistory);
+    // The pickers' lists come from the full app, which the launch builds once the page has said
+    // it is up (main.ts does, as soon as this is shown): ask for them after that.
+    void this.shown.then(() => window.setTimeout(() => void this.pickers.refresh(), 0));
   }
 
   /** Assistants or the provider changed in Settings, or chats were imported: offer the new
@@ -161,15 +167,24 @@ export class ChatView {
   private async run(type: string, params: Obj): Promise<boolean> {
     let refused = false;
     this.state.error = null;
-    this.state.progress = null;
+    // Until the server answers (right after launch it may still be loading the chat engine),
+    // say that the message is on its way rather than show nothing.
+    const sending = "Sending…";
+    this.state.progress = sending;
     this.abort = new AbortController();
     this.composer.setBusy(true);
+    this.schedule();
+    let answered = false;
     const before = this.state.thread?.id;
     // Page tools run only for calls the server made in this very stream: a pending call that
     // is merely stored (an imported chat, say) is history, never an instruction to act.
     const liveCalls = new Set<string>();
     try {
       await this.api.stream(type, params, (event) => {
+        if (!answered) {
+          answered = true;
+          if (this.state.progress === sending) this.state.progress = null;
+        }
         if (event.type === "thread.item.done" && event.item?.type === "client_tool_call") liveCalls.add(String(event.item.id));
         if (!applyEvent(this.state, event)) this.options.log("warning", `unhandled ChatKit event ${event.type}`);
         this.schedule();
