@@ -22,6 +22,7 @@ import openai
 from agents import ModelBehaviorError, OpenAIProvider, RunConfig
 from agents.exceptions import AgentsException, UserError
 
+from desktop.chat.lean_client import LeanAsyncOpenAI
 from desktop.chat.reply_cap import MAX_REPLY_PIECES
 from desktop.errors import (
     KeyRejected,
@@ -136,7 +137,7 @@ class ProviderClients:
         cache_key = (cfg.base_url, key, cfg.timeout_s, cfg.max_retries)
         client = self._clients.get(cache_key)
         if client is None:
-            client = openai.AsyncOpenAI(
+            client = LeanAsyncOpenAI(
                 api_key=key,
                 base_url=cfg.base_url,
                 timeout=cfg.timeout_s,

@@ -148,6 +148,17 @@ class PendingApprovals:
             )
             return cards
 
+        def any_waiting(db: sqlite3.Connection) -> bool:
+            row = db.execute(
+                "SELECT 1 FROM pending_runs WHERE thread_id = ? AND status = 'waiting' LIMIT 1",
+                (thread_id,),
+            ).fetchone()
+            return row is not None
+
+        # Every turn asks, and almost never is anything waiting: a read then, not a write
+        # transaction with its sync on the way to the first token.
+        if not await self._db.read(any_waiting):
+            return []
         return await self._db.write(w)
 
     async def waiting(self, thread_id: str) -> int:
