@@ -1,4 +1,5 @@
-"""What a server on 127.0.0.1 starts from: its listening socket and its per-launch token.
+"""What a server on 127.0.0.1 starts from: its listening socket, its per-launch token and the
+secret of its focus route.
 
 Kept apart from the HTTP layer so that a launch binds its port and makes its token before any web
 framework is imported.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 
 from desktop import env
 
@@ -17,6 +19,18 @@ def make_token(environ: dict[str, str] | None = None) -> str:
     """The env var fixes the token for automation; otherwise 32 random bytes per launch."""
     source = os.environ if environ is None else environ
     return source.get(env.TOKEN) or secrets.token_urlsafe(32)
+
+
+_focus_secrets: dict[str, str] = {}
+_focus_lock = threading.Lock()
+
+
+def focus_secret(token: str) -> str:
+    """The secret a second launch reads from disk to ask for the window: random, one per token
+    for the life of the process (the launch publishes it, its server checks it). Independent of
+    the token, so the file tells nothing about it, however guessable a token automation fixed."""
+    with _focus_lock:
+        return _focus_secrets.setdefault(token, secrets.token_urlsafe(32))
 
 
 def bind_loopback(port: int) -> socket.socket:

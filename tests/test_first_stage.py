@@ -309,7 +309,8 @@ def test_load_more_after_the_hand_over_continues_where_the_first_page_ended(
         server.stop()
 
 
-FORBIDDEN = ("fastapi", "chatkit", "agents", "openai")
+# websockets: the app speaks none, and uvicorn's "auto" would import an implementation of it.
+FORBIDDEN = ("fastapi", "chatkit", "agents", "openai", "websockets")
 
 FIRST_STAGE_ONLY = """
 import asyncio, json, sys, threading, urllib.request
@@ -346,7 +347,7 @@ print(json.dumps({"statuses": statuses,
 """.replace("FORBIDDEN", repr(FORBIDDEN))
 
 
-def test_the_first_stage_imports_neither_fastapi_chatkit_nor_the_agents_sdk(
+def test_the_first_stage_imports_nothing_it_does_not_serve_with(
     data_dir: Path,
 ) -> None:
     if not (ui_dir() / "index.html").is_file():
@@ -361,3 +362,33 @@ def test_the_first_stage_imports_neither_fastapi_chatkit_nor_the_agents_sdk(
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"statuses": [200, 200, 200, 200], "loaded": []}
+
+
+BEFORE_THE_WINDOW = """
+import json, sys
+from pathlib import Path
+import desktop.shell.cli, desktop.shell.launch
+from desktop.loopback import bind_loopback, make_token
+from desktop.shell.instance import InstanceLock
+
+lock = InstanceLock(Path(sys.argv[1]))
+assert lock.acquire()
+sock = bind_loopback(0)
+lock.publish(sock.getsockname()[1], make_token())
+print(json.dumps(sorted(m for m in ("starlette", "pydantic", "uvicorn", "fastapi")
+                        if m in sys.modules)))
+"""
+
+
+def test_the_launch_reaches_the_window_without_a_web_framework(data_dir: Path) -> None:
+    # The window's toolkit starts on the main thread while the server's thread imports the
+    # first stage: both hold one GIL, so every import the main thread makes first delays both.
+    result = subprocess.run(
+        [sys.executable, "-c", BEFORE_THE_WINDOW, str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from desktop import env
 from desktop.api.errors import error_json
 from desktop.errors import PayloadTooLarge
+from desktop.loopback import focus_secret as focus_secret
 from desktop.loopback import make_token as make_token
 
 TOKEN_ENV = env.TOKEN
@@ -48,18 +49,6 @@ def page_csp(allow_chatkit: bool) -> str:
         f"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; frame-src {frame}; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
-
-
-_focus_secrets: dict[str, str] = {}
-_focus_lock = threading.Lock()
-
-
-def focus_secret(token: str) -> str:
-    """The secret a second launch reads from disk to ask for the window: random, one per token
-    for the life of the process (the launch publishes it, its server checks it). Independent of
-    the token, so the file tells nothing about it, however guessable a token automation fixed."""
-    with _focus_lock:
-        return _focus_secrets.setdefault(token, secrets.token_urlsafe(32))
 
 
 def session_cookie_name(port: int | None) -> str:

@@ -78,6 +78,10 @@ def make_server(app: ASGIApp, on_quit: Callable[[], None] | None = None) -> Serv
             log_config=None,
             access_log=False,  # access lines would carry the sign-in URL's token
             lifespan="on",
+            # Named, not "auto": the launch serves sooner without importing a websockets
+            # implementation the app never speaks.
+            http="h11",
+            ws="none",
             timeout_graceful_shutdown=10,
         ),
         on_quit=on_quit,

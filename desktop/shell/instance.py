@@ -66,7 +66,7 @@ class InstanceLock:
     def publish(self, port: int, token: str) -> None:
         """Record where this instance listens and the secret of its focus route (the one that
         goes with `token`, which itself is not written)."""
-        from desktop.api.security import focus_secret
+        from desktop.loopback import focus_secret
 
         info = {"pid": os.getpid(), "port": port, "focus": focus_secret(token)}
         atomic_write(self.info_path, json.dumps(info))
