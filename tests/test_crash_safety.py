@@ -14,7 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -48,8 +48,34 @@ def start(data: Path, provider: FakeProvider) -> tuple[subprocess.Popen[str], ht
     )
 
 
+class Progress:
+    """How far a turn's stream has got, so that a kill is timed by the turn, not by the clock (a
+    busy machine can take longer to start the chat engine than any fixed delay allows)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.acknowledged = False
+        self.deltas = 0
+        self.ended = False
+
+    def note(self, *, acknowledged: bool = False, delta: bool = False, ended: bool = False) -> None:
+        with self._changed:
+            self.acknowledged |= acknowledged
+            self.deltas += int(delta)
+            self.ended |= ended
+            self._changed.notify_all()
+
+    def wait_for(self, reached: Callable[[Progress], bool]) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: reached(self), timeout=60), "the turn stalled"
+
+
 def stream_turn(
-    client: httpx.Client, payload: dict[str, object], acknowledged: list[str], text: str
+    client: httpx.Client,
+    payload: dict[str, object],
+    acknowledged: list[str],
+    text: str,
+    progress: Progress,
 ) -> None:
     """Send one turn; record the message as acknowledged once the server confirms it was saved."""
     try:
@@ -60,8 +86,13 @@ def stream_turn(
                 event = json.loads(line[6:])
                 if event["type"] == "thread.item.done" and event["item"]["type"] == "user_message":
                     acknowledged.append(text)
+                    progress.note(acknowledged=True)
+                elif event["type"] == "thread.item.updated":
+                    progress.note(delta=True)
     except (httpx.HTTPError, json.JSONDecodeError):
         pass  # the process was killed mid-stream
+    finally:
+        progress.note(ended=True)
 
 
 def check(data: Path, client: httpx.Client, acknowledged: list[str]) -> None:
@@ -140,11 +171,21 @@ def test_random_sigkills_during_streaming_lose_nothing(tmp_path: Path) -> None:
                         }
                     },
                 }
-            turn = threading.Thread(target=stream_turn, args=(client, payload, acknowledged, text))
+            progress = Progress()
+            turn = threading.Thread(
+                target=stream_turn, args=(client, payload, acknowledged, text, progress)
+            )
             turn.start()
-            time.sleep(
-                rng.uniform(0.0, 0.5)
-            )  # somewhere in the turn: before, during or after the reply
+            # Somewhere in the turn: at once (the message may not have arrived), during the
+            # reply (after a random number of its updates), or after it.
+            moment = rng.random()
+            if moment >= 0.15:
+                updates = rng.randrange(0, 40) if moment < 0.85 else 10**6
+
+                def reached(p: Progress, n: int = updates) -> bool:
+                    return p.ended or (p.acknowledged and p.deltas >= n)
+
+                progress.wait_for(reached)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             turn.join(timeout=10)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -497,3 +499,31 @@ def test_a_typed_loader_variable_is_a_new_destination(data_dir: Path, tmp_path: 
         assert error["message"].startswith("The PYTHONPATH changed")
         assert (data_dir / "mcp.json").read_text() == before
     assert not stolen.exists()
+
+
+WEBVIEW_DEBUG = """
+import logging, sys
+from pathlib import Path
+from desktop.shell.logs import setup_logging
+
+token = sys.argv[2]
+setup_logging(Path(sys.argv[1]), debug=True, secrets=lambda: (token,))
+import webview  # its logger prints to a stderr handler of its own
+
+logging.getLogger("pywebview").setLevel(logging.DEBUG)  # as webview.start(debug=True) does
+# pywebview's own line when the window opens the sign-in URL
+logging.getLogger("pywebview").debug(f"Loading URL: http://127.0.0.1:1/?token={token}")
+"""
+
+
+def test_the_window_toolkit_log_masks_the_sign_in_token(tmp_path: Path) -> None:
+    token = "tok-SIGNIN-secret-73c1e0aa"
+    result = subprocess.run(
+        [sys.executable, "-c", WEBVIEW_DEBUG, str(tmp_path / "logs"), token],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[pywebview] Loading URL: http://127.0.0.1:1/?token=[secret]" in result.stderr
+    assert token not in result.stderr + result.stdout + files_text(tmp_path / "logs").decode()

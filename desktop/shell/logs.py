@@ -57,6 +57,12 @@ def setup_logging(
     console.setLevel(logging.DEBUG if debug else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     console.addFilter(mask)
+    # pywebview prints to a stderr handler of its own (with --debug, the sign-in URL and its
+    # token): a filter on its logger masks the record before any handler sees it.
+    webview_log = logging.getLogger("pywebview")
+    for earlier in [f for f in webview_log.filters if isinstance(f, SecretMask)]:
+        webview_log.removeFilter(earlier)
+    webview_log.addFilter(mask)
     root = logging.getLogger()
     root.handlers[:] = [file_handler, console]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
