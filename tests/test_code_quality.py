@@ -32,10 +32,17 @@ def test_mypy_strict() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# The HTTP layer is the only package that may import the web framework and server directly.
-HTTP_PACKAGE = "desktop.api."
-HTTP_PACKAGES = ("fastapi", "starlette", "uvicorn")
-WINDOW_MODULE = "desktop.shell.window"
+def test_import_contracts() -> None:
+    """The layers and boundaries written in pyproject.toml's [tool.importlinter]."""
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
 
 WALK = """
 import importlib, json, pkgutil, sys
@@ -62,27 +69,6 @@ def test_no_module_but_the_window_loads_webview() -> None:
     assert [name for name, ui in loaded.items() if ui] == []
 
 
-def _direct_imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found
-
-
-def test_layers() -> None:
-    """`webview` only in the window module; the web framework only in the HTTP layer."""
-    for path in sorted((ROOT / "desktop").rglob("*.py")):
-        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        imports = _direct_imports(path)
-        if module != WINDOW_MODULE:
-            assert "webview" not in imports, module
-        if not module.startswith(HTTP_PACKAGE):
-            assert not imports & set(HTTP_PACKAGES), (module, imports & set(HTTP_PACKAGES))
-
-
 def test_agents_are_built_in_one_place() -> None:
     """Only desktop/chat/agent.py constructs an `Agent` (from an assistant, the provider settings
     and the tool registry); everything else asks it."""
@@ -94,3 +80,15 @@ def test_agents_are_built_in_one_place() -> None:
                 if isinstance(func, ast.Name) and func.id == "Agent":
                     builders.add(path.relative_to(ROOT).as_posix())
     assert builders == {"desktop/chat/agent.py"}
+
+
+MAX_LINES = 300
+
+
+def test_no_module_is_over_300_lines() -> None:
+    """Small modules, each with one job: the package's Python and the page's TypeScript (tests
+    aside; the built page is not a source)."""
+    sources = [*(ROOT / "desktop").rglob("*.py"), *(ROOT / "web" / "src").rglob("*.ts")]
+    assert len(sources) > 100, sources
+    sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines()) for p in sources}
+    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from desktop.attachment_rules import DEFAULT_MAX_BYTES
 from desktop.errors import ImportRefused, StoreError
 from desktop.store import import_json
-from desktop.store.attachment_rules import DEFAULT_MAX_BYTES
 from desktop.store.export_json import export_document, export_json
 from desktop.store.import_json import import_export
 from tests.mcp_helpers import answer, cards, stdio_entry, write_config

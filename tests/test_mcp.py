@@ -171,6 +171,24 @@ def test_always_allow_in_this_chat_is_remembered_with_the_chat(
     assert len(cards(events)) == 1
 
 
+def test_the_server_gives_the_page_each_key_it_reads(mcp_live: LiveServer) -> None:
+    """The page writes no tool keys of its own: policies and assistants use the ones given."""
+    (notes,) = [
+        s for s in mcp_live.client.get("/api/mcp").json()["servers"] if s["name"] == "notes"
+    ]
+    echo = next(t for t in notes["tools"] if t["name"] == "echo")
+    assert (notes["key"], echo["key"]) == ("mcp:notes", "mcp:notes/echo")
+    created = mcp_live.client.post(
+        "/api/assistants",
+        json={"name": "Echo", "instructions": "Echo.", "tools": [echo["key"], "current_time"]},
+    )
+    assert created.status_code == 201, created.text
+    listing = mcp_live.client.get("/api/assistants").json()
+    assert listing["all_mcp"] == "mcp:*"
+    assert listing["tool_labels"][echo["key"]] == "notes/echo (MCP)"
+    assert listing["tool_labels"]["current_time"] == "Date and time"
+
+
 def test_settings_allow_block_and_always_ask(mcp_live: LiveServer, provider: FakeProvider) -> None:
     set_settings(mcp_live, tool_policies={"mcp:notes/echo": "allow"})
     provider.call_tools(("mcp_notes__echo", {"text": "free"}))

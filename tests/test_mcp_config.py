@@ -13,10 +13,11 @@ from desktop.chat.approvals import ToolRules, allow_in_chat
 from desktop.context import RequestContext
 from desktop.errors import ConfigError
 from desktop.mcp.config import MASK, McpConfigFile, claude_desktop_config, parse_server
-from desktop.mcp.hub import public_name, selects
+from desktop.mcp.hub import public_name
 from desktop.mcp.masking import SecretsNeedRetyping
 from desktop.store import SQLiteStore
 from desktop.store.approvals import WaitingCall
+from desktop.tool_keys import selects
 from tests.support import hostile_config as hostile
 
 

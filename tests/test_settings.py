@@ -267,8 +267,8 @@ def test_page_errors_reach_the_log(server: LiveServer, caplog: pytest.LogCapture
 
 
 def test_the_page_gets_presets_and_attachment_rules_from_the_server(server: LiveServer) -> None:
+    from desktop.attachment_rules import ACCEPT, DEFAULT_MAX_BYTES, MAX_PER_MESSAGE
     from desktop.settings.config import PROVIDER_PRESETS
-    from desktop.store.attachment_rules import ACCEPT, DEFAULT_MAX_BYTES, MAX_PER_MESSAGE
 
     view = server.client.get("/api/settings").json()
     assert view["presets"] == {

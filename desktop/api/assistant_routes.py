@@ -16,6 +16,7 @@ from desktop.api.errors import not_found_is_404, parse_body
 from desktop.context import RequestContext
 from desktop.errors import InvalidRequestError
 from desktop.settings.config import ProviderConfig
+from desktop.tool_keys import ALL_MCP, describe
 
 if TYPE_CHECKING:
     from desktop.chat.models import ModelCatalog
@@ -46,11 +47,20 @@ def assistant_router(
 
     @router.get("/api/assistants")
     async def list_assistants() -> dict[str, Any]:
-        from desktop.chat.tools.catalog import catalog_view
+        from desktop.chat.tools.catalog import CATALOG, catalog_view
 
+        listed = await (await assistants()).list()
+        keys = {key for a in listed for key in a.tools}
         return {
-            "assistants": [a.view() for a in await (await assistants()).list()],
+            "assistants": [a.view() for a in listed],
             "tools": catalog_view(hosted_available=config().runs_hosted_tools),
+            # Tool keys are the server's to read: the page shows these names and offers this key
+            # for every MCP server.
+            "tool_labels": {
+                key: describe(key) or (CATALOG[key].label if key in CATALOG else key)
+                for key in sorted(keys)
+            },
+            "all_mcp": ALL_MCP,
         }
 
     @router.post("/api/assistants", status_code=201)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.datastructures import UploadFile
 
+from desktop import attachment_rules as rules
 from desktop.api.engine import StoreHandle
 from desktop.api.errors import not_found_is_404
 from desktop.errors import InvalidRequestError, PayloadTooLarge
-from desktop.store import attachment_rules as rules
 
 
 def attachment_router(stores: StoreHandle) -> APIRouter:

@@ -1,8 +1,7 @@
 """Which tool calls wait for the user: per tool and per server "ask / allow / block" from
 Settings, "always allow in this chat" kept with the chat, and a switch that makes everything ask.
 
-Tool keys: a built-in tool by its name ("copy_to_clipboard"), an MCP server as "mcp:<server>"
-and one of its tools as "mcp:<server>/<tool>".
+Tools are named by their keys (desktop/tool_keys.py).
 """
 
 from __future__ import annotations
@@ -14,19 +13,16 @@ from typing import Literal
 from chatkit.types import ThreadMetadata
 
 from desktop.chat.tools.catalog import CATALOG
+from desktop.tool_keys import is_mcp, server_key_of
 
 Policy = Literal["ask", "allow", "block"]
 POLICIES: tuple[Policy, ...] = ("ask", "allow", "block")
 _CHAT_ALLOWED = "allowed_tools"
 
 
-def mcp_key(server: str, tool: str | None = None) -> str:
-    return f"mcp:{server}" if tool is None else f"mcp:{server}/{tool}"
-
-
 def default_policy(key: str) -> Policy:
     """MCP tools ask; built-in tools ask if they change something outside the chat."""
-    if key.startswith("mcp:"):
+    if is_mcp(key):
         return "ask"
     info = CATALOG.get(key)
     return "ask" if info is not None and info.acts else "allow"
@@ -40,8 +36,9 @@ class ToolRules:
 
     def policy(self, key: str) -> Policy:
         chosen = self.policies.get(key)
-        if chosen is None and key.startswith("mcp:") and "/" in key:
-            chosen = self.policies.get(key.split("/", 1)[0])
+        server_key = server_key_of(key)
+        if chosen is None and server_key is not None:
+            chosen = self.policies.get(server_key)
         chosen = chosen or default_policy(key)
         if self.always_ask and chosen == "allow":
             return "ask"

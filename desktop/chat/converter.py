@@ -29,9 +29,9 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
+from desktop import attachment_rules as rules
 from desktop.chat.approval_cards import CARD_KEY as APPROVAL_CARD
 from desktop.chat.mentions import sent_text
-from desktop.store import attachment_rules as rules
 from desktop.store.chat_store import SQLiteStore
 
 # Text files are inlined into the prompt; past this many characters they are cut.

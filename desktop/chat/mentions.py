@@ -12,10 +12,10 @@ from pathlib import Path
 from chatkit.store import NotFoundError
 from chatkit.types import UserMessageInput, UserMessageTagContent
 
+from desktop import attachment_rules as rules
 from desktop.errors import DesktopError
 from desktop.mcp import resources
 from desktop.mcp.hub import McpHub
-from desktop.store import attachment_rules as rules
 from desktop.store.chat_store import SQLiteStore
 
 # What a mentioned chat or file brings into the prompt at most (the model can search for more).

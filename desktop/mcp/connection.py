@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from desktop.mcp.config import ServerSpec
 from desktop.mcp.launch_env import resolve_command, search_path
+from desktop.tool_keys import mcp_key
 
 if TYPE_CHECKING:
     from agents.mcp import MCPServer
@@ -282,7 +283,12 @@ class ServerConnection:
             "state": self.state,
             "error": self.error,
             "tools": [
-                {"name": t.name, "description": (t.description or "")[:300]} for t in self.tools
+                {
+                    "name": t.name,
+                    "key": mcp_key(self.spec.name, t.name),
+                    "description": (t.description or "")[:300],
+                }
+                for t in self.tools
             ],
             "stderr": self.stderr_tail() if self.state in ("failed", "stopped") else "",
             "since": self.since,

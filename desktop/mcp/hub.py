@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.mcp.config import McpConfig, McpConfigFile
 from desktop.mcp.connection import CONNECT_TIMEOUT_S, PING_INTERVAL_S, ServerConnection
+from desktop.tool_keys import is_mcp, mcp_key, selected_servers, selects
 
 if TYPE_CHECKING:
     from mcp.types import Tool as MCPTool
@@ -48,13 +49,6 @@ def public_name(server: str, tool: str, taken: set[str]) -> str:
         attempt += 1
     taken.add(name)
     return name
-
-
-def selects(selection: Iterable[str], server: str, tool: str) -> bool:
-    """Whether an assistant's tool list ("mcp:*", "mcp:<server>", "mcp:<server>/<tool>")
-    includes this tool."""
-    wanted = set(selection)
-    return bool({"mcp:*", f"mcp:{server}", f"mcp:{server}/{tool}"} & wanted)
 
 
 class McpHub:
@@ -154,7 +148,7 @@ class McpHub:
         ]
 
     def _selected(self, selection: Iterable[str]) -> list[ServerConnection]:
-        names = {c.split("/", 1)[0][4:] for c in selection if c.startswith("mcp:")}
+        names = selected_servers(selection)
         return [
             c
             for n, c in self._connections.items()
@@ -166,7 +160,7 @@ class McpHub:
     ) -> list[OfferedTool]:
         """The tools of the servers `selection` names. A server that died is started again
         here, and one still connecting is waited for (at most its connect time)."""
-        chosen = [s for s in selection if s.startswith("mcp:")]
+        chosen = [s for s in selection if is_mcp(s)]
         conns = self._selected(chosen)
         if not conns:
             return []
@@ -198,6 +192,7 @@ class McpHub:
             conn = self._connections.get(spec.name)
             entry = spec.masked()
             entry |= conn.view() if conn else {"state": "disabled", "tools": [], "error": None}
+            entry["key"] = mcp_key(spec.name)
             servers.append(entry)
         return {
             "path": str(self.config.path),

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from desktop.attachment_rules import page_limits
 from desktop.errors import ConfigError
 from desktop.settings.config import (
     ENV_API,
@@ -27,7 +28,6 @@ from desktop.settings.config import (
     save_settings,
 )
 from desktop.settings.keys import KeySource, KeyStore, display_host, origin_of, web_origin
-from desktop.store.attachment_rules import page_limits
 
 log = logging.getLogger(__name__)
 

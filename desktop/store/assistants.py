@@ -8,7 +8,6 @@ that set `system_prompt` keep working.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import sqlite3
 import time
@@ -19,13 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from desktop.errors import InvalidRequestError, NotFound
 from desktop.store.connections import Database
+from desktop.tool_keys import is_mcp_selection
 
 DEFAULT_ID = "default"
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
 MAX_ASSISTANTS = 200
-# MCP tools an assistant may use: every server ("mcp:*"), one server ("mcp:files") or one tool
-# of a server ("mcp:files/read_file"). Servers come and go with mcp.json, so any name is kept.
-MCP_SELECTION = re.compile(r"^mcp:(\*|[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}(/[^\s/][^/]{0,127})?)$")
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,7 @@ class Assistants:
         self._settings_prompt = settings_prompt
 
     def _known(self, tool: str) -> bool:
-        return tool in self._known_tools or MCP_SELECTION.match(tool) is not None
+        return tool in self._known_tools or is_mcp_selection(tool)
 
     def _from_row(self, row: Row) -> Assistant:
         tools = tuple(t for t in json.loads(row[4] or "[]") if self._known(t))

@@ -22,9 +22,9 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl
 
+from desktop import attachment_rules as rules
 from desktop.context import RequestContext
 from desktop.errors import InvalidRequestError, PayloadTooLarge, UnsupportedMediaType
-from desktop.store import attachment_rules as rules
 from desktop.store.connections import Database
 from desktop.store.records import attachment_adapter, new_id, stored_json
 

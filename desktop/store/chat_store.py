@@ -13,8 +13,8 @@ from typing import Any
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
+from desktop import attachment_rules as rules
 from desktop.context import RequestContext
-from desktop.store import attachment_rules as rules
 from desktop.store.approvals import PendingApprovals
 from desktop.store.attachment_store import (
     MAX_PENDING_UPLOADS as MAX_PENDING_UPLOADS,

@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from desktop.store.attachment_rules import DEFAULT_MAX_BYTES, clean_name
+from desktop.attachment_rules import DEFAULT_MAX_BYTES, clean_name
 from desktop.store.chatgpt_archive import UNREADABLE_ZIP, ChatGptArchive
 
 MB = 1024 * 1024

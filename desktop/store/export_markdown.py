@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from desktop import attachment_rules as rules
 from desktop.errors import StoreError
 from desktop.fileio import atomic_write, owner_only
-from desktop.store import attachment_rules as rules
 from desktop.store.export_json import iter_threads
 
 _SKIPPED = {"hidden_context_item", "sdk_hidden_context", "end_of_turn"}

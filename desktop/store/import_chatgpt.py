@@ -35,8 +35,8 @@ from chatkit.types import (
 from chatkit.widgets import DynamicWidgetRoot
 from pydantic import AnyUrl, ValidationError
 
+from desktop import attachment_rules as rules
 from desktop.errors import StoreError
-from desktop.store import attachment_rules as rules
 from desktop.store.chatgpt_archive import ChatGptArchive
 from desktop.store.chatgpt_images import (
     ArchiveImages,

@@ -32,9 +32,9 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl
 
+from desktop import attachment_rules as rules
 from desktop.errors import DesktopError
 from desktop.fileio import owner_only
-from desktop.store import attachment_rules as rules
 from desktop.store.assistants import AssistantDraft
 
 # The thread metadata an import keeps: markers the importers themselves write. Every other key

@@ -11,10 +11,10 @@ from agents.mcp import MCPUtil
 from chatkit.types import ProgressUpdateEvent
 
 from desktop.chat.agent_context import DesktopAgentContext
-from desktop.chat.approvals import mcp_key
 from desktop.chat.tools.base import record_failure
 from desktop.mcp.connection import PROGRESS, ServerConnection
 from desktop.mcp.hub import OfferedTool
+from desktop.tool_keys import mcp_key
 
 _LOST = ("connection closed", "connection lost", "server not initialized", "closedresource")
 

@@ -1,6 +1,7 @@
 // The conversation: renders a thread's items (only those that changed), its progress, notices
 // and errors, and the start screen.
 import { h } from "./dom";
+import type { FeedbackKind } from "./feedback";
 import { icon } from "./icons";
 import type { ThreadItem } from "./items";
 import { onRendererUpgrade, renderMarkdown } from "./markdown";
@@ -10,7 +11,7 @@ import { renderComponent } from "./widgets";
 
 export interface TranscriptHandlers {
   sendPrompt: (prompt: string) => void;
-  feedback: (itemId: string, kind: "positive" | "negative") => void;
+  feedback: (itemId: string, kind: FeedbackKind) => void;
   retry: () => void;
   action: (action: Obj, itemId: string) => void;
   openChat: (threadId: string) => void;

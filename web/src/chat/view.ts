@@ -5,15 +5,13 @@ import type { AttachmentLimits } from "../chatkit-mode";
 import { Pickers, loadChoice } from "./choices";
 import { Composer } from "./composer";
 import { h } from "./dom";
+import { type FeedbackKind, loadFeedback, toggleFeedback } from "./feedback";
 import { HistoryPanel } from "./history";
+import { LateTitles } from "./late-titles";
 import { type Entity, tagContent } from "./mentions";
 import { ApiError, ChatKitApi, type Obj, type Page, type ThreadMeta, userInput } from "./protocol";
 import { applyEvent, emptyState, loadThread, type ThreadState } from "./state";
 import { Transcript } from "./transcript";
-
-// When to look again for a chat's title that was not ready when its reply ended (about a minute
-// in all: a local model loading from disk can take that long).
-const TITLE_CHECKS_MS = [1000, 2000, 3000, 5000, 8000, 13000, 21000];
 
 export type ClientTool = (params: Obj) => Obj | Promise<Obj>;
 export type LogFn = (level: string, message: string) => void;
@@ -37,7 +35,10 @@ export class ChatView {
   private transcript: Transcript;
   private composer: Composer;
   private pickers = new Pickers();
-  private awaitingTitle = new Set<string>();
+  private lateTitles = new LateTitles(this.api, (threadId, title) => {
+    this.history.retitle(threadId, title);
+    if (this.state.thread?.id === threadId) this.state.thread = { ...this.state.thread, title };
+  });
   /** Settled once the history's first page is on screen (or has said why it isn't). */
   readonly shown: Promise<void>;
 
@@ -105,7 +106,7 @@ export class ChatView {
         page = await this.api.call<Page<Obj>>("items.list", { thread_id: threadId, after: page.after, order: "asc", limit: 100 });
         items.push(...page.data);
       }
-      this.transcript.feedbackKinds = await this.loadFeedback(threadId);
+      this.transcript.feedbackKinds = await loadFeedback(threadId);
       // Nothing awaits between the new state and drawing it: a frame drawn in between would
       // use up the state's changes before the transcript is reset.
       this.pickers.set(await choice);
@@ -117,17 +118,6 @@ export class ChatView {
       else this.composer.focus();
     } catch (e) {
       this.transcript.showStatus(`Couldn't open the conversation: ${(e as Error).message}`, "danger");
-    }
-  }
-
-  private async loadFeedback(threadId: string): Promise<Map<string, string>> {
-    try {
-      const response = await fetch(`/api/threads/${encodeURIComponent(threadId)}/feedback`);
-      if (!response.ok) return new Map();
-      const body = await response.json();
-      return new Map(Object.entries(body.feedback || {}) as [string, string][]);
-    } catch {
-      return new Map();
     }
   }
 
@@ -206,33 +196,12 @@ export class ChatView {
         if (thread.id !== before) listed = this.history.load(false);
         else this.history.touch(thread);
         // After the list, so that a list still on its way cannot put back the missing title.
-        if (!thread.title) void listed.then(() => this.awaitTitle(thread.id));
+        if (!thread.title) void listed.then(() => this.lateTitles.watch(thread.id));
       }
       if (stopped && this.state.thread) setTimeout(() => this.state.thread && this.openThread(this.state.thread.id), 300);
       await this.runClientTools(liveCalls);
     }
     return refused;
-  }
-
-  /** A title the model was still writing when the reply ended is saved on its own later (or
-   * never, with titles turned off): look for it a few times, sooner first. */
-  private async awaitTitle(threadId: string): Promise<void> {
-    if (this.awaitingTitle.has(threadId)) return;
-    this.awaitingTitle.add(threadId);
-    try {
-      for (const delay of TITLE_CHECKS_MS) {
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        const thread = await this.api.call<ThreadMeta>("threads.get_by_id", { thread_id: threadId });
-        if (!thread.title) continue;
-        this.history.retitle(threadId, thread.title);
-        if (this.state.thread?.id === threadId) this.state.thread = { ...this.state.thread, title: thread.title };
-        return;
-      }
-    } catch {
-      // Deleted meanwhile, or the server is gone: the next list shows whatever was saved.
-    } finally {
-      this.awaitingTitle.delete(threadId);
-    }
   }
 
   stop(): void {
@@ -282,20 +251,14 @@ export class ChatView {
     await this.run("threads.custom_action", { thread_id: this.state.thread.id, item_id: itemId, action });
   }
 
-  private async feedback(itemId: string, kind: "positive" | "negative"): Promise<void> {
+  private async feedback(itemId: string, kind: FeedbackKind): Promise<void> {
     const thread = this.state.thread;
     if (!thread) return;
     const kinds = this.transcript.feedbackKinds;
     try {
-      if (kinds.get(itemId) === kind) {
-        // Pressing the same thumb again takes the feedback back.
-        const response = await fetch(`/api/threads/${encodeURIComponent(thread.id)}/feedback/${encodeURIComponent(itemId)}`, { method: "DELETE" });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        kinds.delete(itemId);
-      } else {
-        await this.api.call("items.feedback", { thread_id: thread.id, item_ids: [itemId], kind });
-        kinds.set(itemId, kind);
-      }
+      const saved = await toggleFeedback(this.api, thread.id, itemId, kind, kinds.get(itemId));
+      if (saved) kinds.set(itemId, saved);
+      else kinds.delete(itemId);
     } catch (e) {
       this.transcript.showStatus(`Couldn't save the feedback: ${(e as Error).message}`, "danger");
       return;

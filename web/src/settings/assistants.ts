@@ -32,6 +32,8 @@ async function call(path: string, init: RequestInit = {}): Promise<Obj> {
 export class AssistantsEditor {
   private assistants: Assistant[] = [];
   private tools: ToolInfo[] = [];
+  private toolLabels: Record<string, string> = {};
+  private allMcp = "";
   private editing: Assistant | null = null;
   private list = h("ul", { class: "assistant-list", "aria-label": "Assistants" });
   private status = h("p", { class: "hint", role: "status", "aria-live": "polite" });
@@ -77,6 +79,8 @@ export class AssistantsEditor {
       const body = await call("/api/assistants");
       this.assistants = body.assistants;
       this.tools = body.tools;
+      this.toolLabels = body.tool_labels;
+      this.allMcp = body.all_mcp;
       this.render();
     } catch (e) {
       this.status.textContent = `Couldn't load the assistants: ${(e as Error).message}`;
@@ -85,7 +89,7 @@ export class AssistantsEditor {
 
   private render(): void {
     this.list.replaceChildren(...this.assistants.map((a) => {
-      const tools = a.tools.map((t) => t === "mcp:*" ? "all MCP servers" : t.startsWith("mcp:") ? `${t.slice(4)} (MCP)` : this.tools.find((i) => i.name === t)?.label || t);
+      const tools = a.tools.map((t) => this.toolLabels[t] ?? t);
       const detail = `${a.model || "default model"}${this.advice?.suffix(a.model) ?? ""} · ${tools.length ? tools.join(", ") : "no tools"}`;
       return h("li", {},
         h("div", { class: "assistant-text" }, h("strong", {}, a.name), a.builtin ? h("span", { class: "badge" }, "built-in") : "", h("span", { class: "hint" }, detail)),
@@ -131,31 +135,31 @@ export class AssistantsEditor {
       return h("label", { class: "check" }, box, h("span", {}, h("strong", {}, t.label), ` — ${t.description}`,
         t.available ? "" : h("span", { class: "hint tool-note" }, ` ${t.note}`)));
     }));
-    this.renderServers(new Set(assistant ? assistant.tools : ["mcp:*"]));
+    this.renderServers(new Set(assistant ? assistant.tools : [this.allMcp]));
     this.formError.textContent = "";
     this.form.hidden = false;
     this.name.focus();
   }
 
   // MCP servers: all of them (including ones added later), or chosen servers, or some of a
-  // server's tools ("mcp:<server>/<tool>").
+  // server's tools, each by the key the server gives it.
   private renderServers(chosen: Set<string>): void {
     const servers = this.mcpServers();
-    const all = h("input", { type: "checkbox", name: "assistant-tool", value: "mcp:*" });
-    all.checked = chosen.has("mcp:*");
+    const all = h("input", { type: "checkbox", name: "assistant-tool", value: this.allMcp });
+    all.checked = chosen.has(this.allMcp);
     const rows = servers.map((s) => {
-      const box = h("input", { type: "checkbox", name: "assistant-tool", value: `mcp:${s.name}`, class: "server-box" });
-      box.checked = chosen.has(`mcp:${s.name}`);
+      const box = h("input", { type: "checkbox", name: "assistant-tool", value: s.key, class: "server-box" });
+      box.checked = chosen.has(s.key);
       const tools = s.tools.map((t) => {
-        const toolBox = h("input", { type: "checkbox", name: "assistant-tool", value: `mcp:${s.name}/${t.name}` });
-        toolBox.checked = chosen.has(`mcp:${s.name}/${t.name}`);
+        const toolBox = h("input", { type: "checkbox", name: "assistant-tool", value: t.key });
+        toolBox.checked = chosen.has(t.key);
         return h("label", { class: "check" }, toolBox, h("span", {}, h("code", {}, t.name)));
       });
       return h("div", { class: "server-choice" },
         h("label", { class: "check" }, box, h("span", {}, h("strong", {}, s.name), " — every tool it has")),
         tools.length ? h("details", { class: "server-tools" }, h("summary", {}, "or only some of its tools"), ...tools) : "");
     });
-    const sync = () => this.serverBoxes.querySelectorAll<HTMLInputElement>("input:not([value='mcp:*'])").forEach((b) => (b.disabled = all.checked));
+    const sync = () => this.serverBoxes.querySelectorAll<HTMLInputElement>("input").forEach((b) => (b.disabled = b !== all && all.checked));
     all.addEventListener("change", sync);
     this.serverBoxes.replaceChildren(h("legend", {}, "MCP servers it may use"),
       h("label", { class: "check" }, all, h("span", {}, h("strong", {}, "All MCP servers"), " — including ones added later")),

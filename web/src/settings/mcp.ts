@@ -3,12 +3,14 @@
 import { h } from "../chat/dom";
 import { FieldErrors } from "./field-errors";
 import { call, type FieldError, type Obj } from "./request";
+import { lines, pairs } from "./text-fields";
 
 type Policy = "ask" | "allow" | "block";
 
-export interface McpTool { name: string; description: string }
+export interface McpTool { name: string; key: string; description: string }
 export interface McpServer {
   name: string;
+  key: string; // the server's name for it (and `McpTool.key` for a tool) in policies and assistants
   transport: "stdio" | "http" | "sse";
   state: "connecting" | "connected" | "failed" | "stopped" | "disabled";
   error: string | null;
@@ -27,7 +29,6 @@ interface BuiltinTool { name: string; label: string; acts: boolean }
 
 const POLICY_LABELS: [Policy, string][] = [["ask", "Ask first"], ["allow", "Allow"], ["block", "Block"]];
 
-
 function stateText(s: McpServer): string {
   switch (s.state) {
     case "connected": return `Connected · ${s.tools.length} tool${s.tools.length === 1 ? "" : "s"}`;
@@ -36,19 +37,6 @@ function stateText(s: McpServer): string {
     case "stopped": return `Stopped: ${s.error ?? "it stopped"}. It starts again when a chat uses it.`;
     default: return `Failed: ${s.error ?? "unknown reason"}`;
   }
-}
-
-function lines(text: string): string[] {
-  return text.split("\n").map((l) => l.trim()).filter(Boolean);
-}
-
-function pairs(text: string, sep: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of lines(text)) {
-    const at = line.indexOf(sep);
-    if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + sep.length).trim();
-  }
-  return out;
 }
 
 export class McpEditor {
@@ -178,7 +166,7 @@ export class McpEditor {
   }
 
   private serverRow(s: McpServer): HTMLElement {
-    const serverKey = `mcp:${s.name}`;
+    const serverKey = s.key;
     const where = s.transport === "stdio" ? [s.command, ...(s.args || [])].join(" ") : s.url || "";
     const row = h("li", { class: `server state-${s.state}`, "data-server": s.name },
       h("div", { class: "server-head" },
@@ -199,7 +187,7 @@ export class McpEditor {
     if (s.tools.length) {
       const tools = h("ul", { class: "server-tools" }, ...s.tools.map((t) =>
         h("li", {}, h("div", { class: "assistant-text" }, h("code", {}, t.name), h("span", { class: "hint" }, t.description)),
-          this.policySelect(`${serverKey}/${t.name}`, this.policies[serverKey] ?? "ask", `When ${s.name}'s ${t.name} is used`))));
+          this.policySelect(t.key, this.policies[serverKey] ?? "ask", `When ${s.name}'s ${t.name} is used`))));
       row.append(h("details", { class: "server-tool-list" }, h("summary", {}, `Its tools (${s.tools.length})`), tools));
     }
     return row;

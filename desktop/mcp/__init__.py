@@ -1,0 +1,1 @@
+"""MCP servers: their configuration (Claude Desktop's format), connections, tools and resources."""
