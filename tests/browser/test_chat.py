@@ -244,6 +244,36 @@ def test_keyboard(browser: Browser, server: LiveServer) -> None:
     expect(page.get_by_text("What can I help with?")).to_be_visible()
 
 
+def test_the_pickers_say_default_model_until_the_offer_arrives(
+    browser: Browser, server: LiveServer
+) -> None:
+    """Right after launch the full app may still be loading: the composer's pickers show the
+    default model meanwhile, never an empty box."""
+    page = browser.new_context(viewport={"width": 1000, "height": 640}).new_page()
+    held: list[Route] = []
+    holding = [True]
+
+    def hold(route: Route) -> None:
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/composer", hold)
+    page.goto(f"{server.url}/?token={TOKEN}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    model = page.get_by_role("combobox", name="Model")
+    expect(model.locator("option:checked")).to_have_text("Default model")
+    expect(page.get_by_role("combobox", name="Assistant")).to_be_hidden()
+    assert held, "the page asked for the offer"
+    shot(page, "browser-pickers-before-offer-1000x640.png")
+    holding[0] = False
+    for route in held:
+        route.continue_()
+    expect(model.locator("option:checked")).to_have_text("Default model (fake-model)")
+    page.context.close()
+
+
 def test_auto_falls_back_to_built_in_when_the_cdn_is_unreachable(
     browser: Browser, data_dir: Path, env: dict[str, str]
 ) -> None:

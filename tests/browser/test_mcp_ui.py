@@ -138,3 +138,35 @@ def test_settings_show_servers_and_set_what_asks(
     expect(
         page.get_by_label("Environment (NAME=value per line; saved values show as dots)")
     ).to_have_value("NOTES_KEY=••••••••")
+
+
+def test_an_assistant_takes_the_mcp_tools_ticked(browser: Browser, server: LiveServer) -> None:
+    page = open_app(browser, server, viewport={"width": 1000, "height": 640})
+    page.get_by_role("button", name="Settings").click()
+    page.get_by_role("button", name="New assistant").click()
+    page.get_by_label("Name", exact=True).fill("Echoer")
+    page.get_by_label("Instructions", exact=True).fill("Echo what you are told.")
+    every = page.get_by_role("checkbox", name="All MCP servers")
+    whole_notes = page.get_by_role("checkbox", name="notes — every tool it has")
+    expect(every).to_be_checked()  # a new assistant may use every server, as the built-in one
+    expect(whole_notes).to_be_disabled()
+    every.uncheck()
+    expect(whole_notes).to_be_enabled()
+    page.locator(".server-choice", has_text="notes —").get_by_text(
+        "or only some of its tools"
+    ).click()
+    echo = page.get_by_role("checkbox", name="echo", exact=True)
+    echo.check()
+    echo.scroll_into_view_if_needed()
+    shot(page, "browser-assistant-mcp-tools-1000x640.png")
+    page.get_by_role("button", name="Save assistant").click()
+    expect(page.get_by_role("list", name="Assistants")).to_contain_text("Echoer", timeout=10_000)
+    saved = next(
+        a
+        for a in server.client.get("/api/assistants").json()["assistants"]
+        if a["name"] == "Echoer"
+    )
+    assert [t for t in saved["tools"] if t.startswith("mcp:")] == ["mcp:notes/echo"]
+    # The list shows it by the name the server gives it.
+    row = page.get_by_role("list", name="Assistants").locator("li", has_text="Echoer")
+    expect(row).to_contain_text("notes/echo (MCP)")

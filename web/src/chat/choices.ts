@@ -85,6 +85,9 @@ export class Pickers {
   readonly element = h("div", { class: "pickers" }, this.assistant, this.model, this.retiring);
 
   constructor() {
+    // Until the offer arrives (right after launch, the full app may still be loading): the
+    // default model, and no empty assistant picker.
+    this.set({ assistant_id: null, model: null });
     this.model.addEventListener("change", () => this.showRetiring());
     this.assistant.addEventListener("change", () => this.set({ assistant_id: this.assistant.value || null, model: this.model.value || null }));
   }
