@@ -352,16 +352,21 @@ def test_the_first_stage_imports_nothing_it_does_not_serve_with(
 ) -> None:
     if not (ui_dir() / "index.html").is_file():
         pytest.fail("the page isn't built: npm --prefix web run build")
+    report = run_script(FIRST_STAGE_ONLY, data_dir)
+    assert report == {"statuses": [200, 200, 200, 200], "loaded": []}
+
+
+def run_script(script: str, data_dir: Path) -> Any:
+    """Runs `script` in a fresh interpreter (nothing imported yet); its last line, as JSON."""
     result = subprocess.run(
-        [sys.executable, "-c", FIRST_STAGE_ONLY, str(data_dir)],
+        [sys.executable, "-c", script, str(data_dir)],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"statuses": [200, 200, 200, 200], "loaded": []}
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 BEFORE_THE_WINDOW = """
@@ -383,12 +388,4 @@ print(json.dumps(sorted(m for m in ("starlette", "pydantic", "uvicorn", "fastapi
 def test_the_launch_reaches_the_window_without_a_web_framework(data_dir: Path) -> None:
     # The window's toolkit starts on the main thread while the server's thread imports the
     # first stage: both hold one GIL, so every import the main thread makes first delays both.
-    result = subprocess.run(
-        [sys.executable, "-c", BEFORE_THE_WINDOW, str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert run_script(BEFORE_THE_WINDOW, data_dir) == []
