@@ -5,13 +5,12 @@ import { ChatHost } from "./chat-host";
 import { firstHistoryPage } from "./chat/history";
 import { ChatKitApi } from "./chat/protocol";
 import { makeClientTools } from "./client-tools";
+import { call as api, type FieldError, type Obj } from "./request";
 import { AssistantsEditor } from "./settings/assistants";
 import { DataPanel, takeNotice } from "./settings/data";
 import { McpEditor } from "./settings/mcp";
 import { ModelAdvice } from "./settings/model-advice";
 import { keyStatusText, SavedKeyChoice } from "./settings/saved-key";
-
-type Obj = { [key: string]: any };
 
 // Provider presets come from the server with the settings.
 let presets: Record<string, { base_url: string; api: string }> = {};
@@ -45,17 +44,6 @@ function report(level: string, message: unknown, source = "page"): void {
 }
 window.addEventListener("error", (e) => report("error", `${e.message} at ${e.filename}:${e.lineno}`, "window.onerror"));
 window.addEventListener("unhandledrejection", (e) => report("error", (e.reason && e.reason.stack) || e.reason, "unhandledrejection"));
-
-async function api(path: string, options: RequestInit = {}): Promise<Obj> {
-  const response = await fetch(path, { headers: { "Content-Type": "application/json" }, ...options });
-  const body = response.status === 204 ? {} : await response.json();
-  if (!response.ok) {
-    const error = new Error((body.error && body.error.message) || `HTTP ${response.status}`) as Error & { fields?: Obj };
-    error.fields = (body.error && body.error.fields) || {};
-    throw error;
-  }
-  return body;
-}
 
 const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
 
@@ -158,7 +146,9 @@ async function load(): Promise<void> {
 }
 
 const mcpEditor = new McpEditor(() => chat.refresh());
-const assistantsEditor = new AssistantsEditor(() => chat.refresh(), () => mcpEditor.current, modelAdvice);
+const assistantsEditor = new AssistantsEditor(() => chat.refresh(), () => mcpEditor.servers, modelAdvice);
+// An assistant form opened before the servers were listed (or while they change) offers them.
+mcpEditor.serversShown = () => assistantsEditor.serversChanged();
 // A default model that shuts down: one click saves its replacement as the default.
 fieldError("model")?.before(modelAdvice.attach(field("model"), async (model) => {
   render(await api("/api/settings", { method: "PUT", body: JSON.stringify({ settings: { model } }) }));
@@ -259,7 +249,7 @@ function wire(): void {
         chat.refresh(); // the provider's model list may have changed
       }
     } catch (e) {
-      showErrors((e as Error & { fields?: Obj }).fields || {});
+      showErrors((e as FieldError).fields || {});
       $("save-result").className = "bad";
       $("save-result").textContent = (e as Error).message;
     }

@@ -1,9 +1,8 @@
 // Settings → Assistants: create, edit, duplicate and delete the assistants a chat can run.
 import { h } from "../chat/dom";
 import type { McpServer } from "./mcp";
+import { call } from "../request";
 import type { ModelAdvice } from "./model-advice";
-
-type Obj = { [key: string]: any };
 
 interface Assistant {
   id: string;
@@ -22,11 +21,8 @@ interface ToolInfo {
   note: string;
 }
 
-async function call(path: string, init: RequestInit = {}): Promise<Obj> {
-  const response = await fetch(path, { headers: { "Content-Type": "application/json" }, ...init });
-  const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
-  return body;
+function offeredKeys(servers: McpServer[]): string {
+  return servers.map((s) => [s.key, ...s.tools.map((t) => t.key)].join(" ")).join("\n");
 }
 
 export class AssistantsEditor {
@@ -35,6 +31,9 @@ export class AssistantsEditor {
   private toolLabels: Record<string, string> = {};
   private allMcp = "";
   private editing: Assistant | null = null;
+  private offered = ""; // the MCP keys the open form offers
+  // Until the list arrives the form would have no tools to offer.
+  private newButton = h("button", { type: "button", class: "new-assistant", disabled: true, onclick: () => this.openForm(null) }, "New assistant");
   private list = h("ul", { class: "assistant-list", "aria-label": "Assistants" });
   private status = h("p", { class: "hint", role: "status", "aria-live": "polite" });
   private form = h("form", { class: "assistant-form", hidden: true, "aria-label": "Edit assistant" });
@@ -69,7 +68,7 @@ export class AssistantsEditor {
       h("h3", { id: "assistants-title" }, "Assistants"),
       h("p", { class: "hint" }, "Each chat runs one assistant, chosen in the composer. An assistant has its own instructions, default model and tools."),
       this.list,
-      h("button", { type: "button", class: "new-assistant", onclick: () => this.openForm(null) }, "New assistant"),
+      this.newButton,
       this.form,
       this.status);
   }
@@ -81,6 +80,7 @@ export class AssistantsEditor {
       this.tools = body.tools;
       this.toolLabels = body.tool_labels;
       this.allMcp = body.all_mcp;
+      this.newButton.disabled = false;
       this.render();
     } catch (e) {
       this.status.textContent = `Couldn't load the assistants: ${(e as Error).message}`;
@@ -145,6 +145,7 @@ export class AssistantsEditor {
   // server's tools, each by the key the server gives it.
   private renderServers(chosen: Set<string>): void {
     const servers = this.mcpServers();
+    this.offered = offeredKeys(servers);
     const all = h("input", { type: "checkbox", name: "assistant-tool", value: this.allMcp });
     all.checked = chosen.has(this.allMcp);
     const rows = servers.map((s) => {
@@ -166,6 +167,13 @@ export class AssistantsEditor {
       ...rows,
       servers.length ? "" : h("p", { class: "hint" }, "No MCP servers are set up yet (see Tools and MCP servers below)."));
     sync();
+  }
+
+  /** The MCP servers changed (or arrived): an open form offers them, its ticks kept. */
+  serversChanged(): void {
+    if (this.form.hidden || offeredKeys(this.mcpServers()) === this.offered) return;
+    const ticked = this.serverBoxes.querySelectorAll<HTMLInputElement>("input:checked");
+    this.renderServers(new Set([...ticked].map((b) => b.value)));
   }
 
   private closeForm(): void {

@@ -2,7 +2,7 @@
 // many to keep, restore), the data folder, and deleting everything behind a typed confirmation.
 import { h } from "../chat/dom";
 import { ImportControl } from "./importer";
-import { call } from "./request";
+import { call } from "../request";
 
 interface Backup { name: string; created: number; reason: string; size: number }
 

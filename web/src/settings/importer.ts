@@ -1,7 +1,7 @@
 // Settings → Your data → Import: the file's upload, then the import's progress (polled), and
 // Cancel at either stage, which leaves nothing behind.
 import { h } from "../chat/dom";
-import { call, type Obj } from "./request";
+import { call, type Obj } from "../request";
 
 interface ImportJob {
   id: string;

@@ -2,7 +2,7 @@
 // mcp.json, importing Claude Desktop's servers, and per tool or server: ask first, allow, block.
 import { h } from "../chat/dom";
 import { FieldErrors } from "./field-errors";
-import { call, type FieldError, type Obj } from "./request";
+import { call, type FieldError, type Obj } from "../request";
 import { lines, pairs } from "./text-fields";
 
 type Policy = "ask" | "allow" | "block";
@@ -40,7 +40,8 @@ function stateText(s: McpServer): string {
 }
 
 export class McpEditor {
-  private servers: McpServer[] = [];
+  servers: McpServer[] = []; // as last shown; the assistant editor offers them
+  serversShown = (): void => undefined;
   private builtins: BuiltinTool[] = [];
   private policies: Record<string, Policy> = {};
   private alwaysAsk = h("input", { type: "checkbox", id: "always-ask" });
@@ -122,9 +123,6 @@ export class McpEditor {
     }
   }
 
-  /** The servers, for the assistant editor. */
-  get current(): McpServer[] { return this.servers; }
-
   private show(view: Obj): void {
     this.servers = view.servers;
     this.pathNote.textContent = `Servers are kept in ${view.path} (the format Claude Desktop uses). ` +
@@ -132,6 +130,7 @@ export class McpEditor {
     const problems = Object.entries(view.problems || {}).map(([n, m]) => `${n}: ${m}`);
     this.fileError.textContent = [view.error, ...problems].filter(Boolean).join(" ");
     this.render();
+    this.serversShown();
     // While a server is starting, look again shortly.
     window.clearTimeout(this.polling);
     if (this.servers.some((s) => s.state === "connecting")) this.polling = window.setTimeout(() => void this.refresh(), 1000);

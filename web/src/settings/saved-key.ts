@@ -4,7 +4,7 @@
 // host's key, or ticks this box to use theirs there. The box shows as soon as the form's base URL
 // points elsewhere, so the choice can be made before saving (or testing) it.
 import { h } from "../chat/dom";
-import type { Obj } from "./request";
+import type { Obj } from "../request";
 
 /** What Settings calls the key the server shows: OPENAI_API_KEY or the saved one. */
 function keyName(key: Obj): string {

@@ -1,4 +1,4 @@
-// The Settings panels' one way to call the app's API: JSON in, JSON out, and the app's own
+// The page's one way to call the app's API: JSON in, JSON out, and the app's own
 // message as the error.
 export type Obj = { [key: string]: any };
 // The app's message, and which form fields it is about (shown next to them).
