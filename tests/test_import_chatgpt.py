@@ -205,20 +205,31 @@ def test_a_long_import_shows_progress_and_ctrl_c_leaves_nothing(tmp_path: Path) 
 
     big = tmp_path / "conversations.json"
     write_export(big, 3000)
-    data = tmp_path / "data"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "desktop", "import", str(big), "--data-dir", str(data)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()  # the first progress line: the import is under way
-    assert line.startswith("Importing… ") and "Ctrl+C cancels" in line
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "import cancelled; nothing was added." in err
-    assert "Traceback" not in err
-    assert export_document(data)["threads"] == []
-    assert not any((data / "attachments").iterdir())
+    outcomes = []
+    # Ctrl+C lands right after the first progress line; on a busy machine that can be after the
+    # import has finished. Either way it is all or nothing, and some attempt must be cancelled.
+    for attempt in range(3):
+        data = tmp_path / f"data{attempt}"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "desktop", "import", str(big), "--data-dir", str(data)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # the first progress line: the import is under way
+        assert line.startswith("Importing… ") and "Ctrl+C cancels" in line
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err
+        threads = export_document(data)["threads"]
+        if proc.returncode == 0:
+            assert out.startswith(f"Imported {len(threads)} chats")
+        else:
+            assert proc.returncode == 130 and "import cancelled; nothing was added." in err
+            assert threads == [] and not any((data / "attachments").iterdir())
+        outcomes.append(proc.returncode)
+        if proc.returncode == 130:
+            break
+    assert 130 in outcomes, outcomes
