@@ -1,7 +1,7 @@
 // Settings → Assistants: create, edit, duplicate and delete the assistants a chat can run.
 import { h } from "../chat/dom";
-import type { McpServer } from "./mcp";
 import { call } from "../request";
+import type { McpServer } from "./mcp";
 import type { ModelAdvice } from "./model-advice";
 
 interface Assistant {
