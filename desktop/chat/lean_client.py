@@ -57,41 +57,34 @@ def _split(params: dict[str, Any]) -> tuple[dict[str, Any], Any, bool]:
     return body, options, body.get("stream") is True
 
 
-class _Responses:
-    def __init__(self, client: openai.AsyncOpenAI) -> None:
-        self._client = client
+class _Create:
+    """One model-call resource (`responses` or `chat.completions`), offering only `create`."""
 
-    async def create(self, **params: Any) -> Response | AsyncStream[ResponseStreamEvent]:
+    def __init__(
+        self, client: openai.AsyncOpenAI, path: str, cast_to: type[Any], stream_cls: type[Any]
+    ) -> None:
+        self._client = client
+        self._path = path
+        self._cast_to = cast_to
+        self._stream_cls = stream_cls
+
+    async def create(self, **params: Any) -> Any:
         body, options, stream = _split(params)
         return await self._client.post(
-            "/responses",
+            self._path,
             body=body,
             options=options,
-            cast_to=Response,
+            cast_to=self._cast_to,
             stream=stream,
-            stream_cls=AsyncStream[ResponseStreamEvent],
-        )
-
-
-class _Completions:
-    def __init__(self, client: openai.AsyncOpenAI) -> None:
-        self._client = client
-
-    async def create(self, **params: Any) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
-        body, options, stream = _split(params)
-        return await self._client.post(
-            "/chat/completions",
-            body=body,
-            options=options,
-            cast_to=ChatCompletion,
-            stream=stream,
-            stream_cls=AsyncStream[ChatCompletionChunk],
+            stream_cls=self._stream_cls,
         )
 
 
 class _Chat:
     def __init__(self, client: openai.AsyncOpenAI) -> None:
-        self.completions = _Completions(client)
+        self.completions = _Create(
+            client, "/chat/completions", ChatCompletion, AsyncStream[ChatCompletionChunk]
+        )
 
 
 class LeanAsyncOpenAI(openai.AsyncOpenAI):
@@ -106,7 +99,7 @@ class LeanAsyncOpenAI(openai.AsyncOpenAI):
 
     @cached_property
     def responses(self) -> Any:
-        return _Responses(self)
+        return _Create(self, "/responses", Response, AsyncStream[ResponseStreamEvent])
 
     @cached_property
     def chat(self) -> Any:
